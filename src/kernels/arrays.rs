@@ -1,0 +1,170 @@
+//! Typed views over the Arrow (arrow-rs) arrays the kernels accept, so one kernel serves
+//! `string`, `large_string` and `string_view` columns alike (Parquet readers, polars and
+//! Spark each hand over a different one).
+
+use arrow::array::{
+    Array, AsArray, Date32Array, Float64Array, Int64Array, LargeStringArray, StringArray,
+    StringViewArray,
+};
+use arrow::datatypes::DataType;
+use chrono::NaiveDate;
+
+use super::canonical;
+
+/// An input array of a type a kernel cannot take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KernelError {
+    /// The array's Arrow type is not one this kernel reads.
+    #[error("a column of type {found} cannot be used here; expected {expected}")]
+    UnsupportedType {
+        found: String,
+        expected: &'static str,
+    },
+    /// Several input arrays of one multi-column kernel differ in length.
+    #[error("input arrays differ in length ({0} vs {1})")]
+    LengthMismatch(usize, usize),
+}
+
+fn unsupported(array: &dyn Array, expected: &'static str) -> KernelError {
+    KernelError::UnsupportedType {
+        found: array.data_type().to_string(),
+        expected,
+    }
+}
+
+/// A string array of any of Arrow's three layouts.
+#[derive(Clone, Copy)]
+pub enum Strings<'a> {
+    Utf8(&'a StringArray),
+    Large(&'a LargeStringArray),
+    View(&'a StringViewArray),
+}
+
+impl<'a> Strings<'a> {
+    pub const EXPECTED: &'static str = "text (utf8, large_utf8 or utf8_view)";
+
+    pub fn try_new(array: &'a dyn Array) -> Result<Self, KernelError> {
+        Ok(match array.data_type() {
+            DataType::Utf8 => Self::Utf8(array.as_string()),
+            DataType::LargeUtf8 => Self::Large(array.as_string()),
+            DataType::Utf8View => Self::View(array.as_string_view()),
+            _ => return Err(unsupported(array, Self::EXPECTED)),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Utf8(a) => a.len(),
+            Self::Large(a) => a.len(),
+            Self::View(a) => a.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            Self::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
+            Self::Large(a) => a.is_valid(i).then(|| a.value(i)),
+            Self::View(a) => a.is_valid(i).then(|| a.value(i)),
+        }
+    }
+}
+
+/// A date array: Arrow `date32`, or text in ISO 8601 `YYYY-MM-DD` (as CSV delivers dates).
+#[derive(Clone, Copy)]
+pub enum Dates<'a> {
+    Days(&'a Date32Array),
+    Iso(Strings<'a>),
+}
+
+impl<'a> Dates<'a> {
+    pub const EXPECTED: &'static str = "a date (date32, or text as YYYY-MM-DD)";
+
+    pub fn try_new(array: &'a dyn Array) -> Result<Self, KernelError> {
+        match array.data_type() {
+            DataType::Date32 => Ok(Self::Days(array.as_primitive())),
+            _ => Strings::try_new(array)
+                .map(Self::Iso)
+                .map_err(|_| unsupported(array, Self::EXPECTED)),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Days(a) => a.len(),
+            Self::Iso(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `Ok(None)` for a missing value, `Err(())` for one that is not a date.
+    #[inline]
+    pub fn get(&self, i: usize) -> Result<Option<NaiveDate>, ()> {
+        match self {
+            Self::Days(a) if a.is_null(i) => Ok(None),
+            Self::Days(a) => canonical::date_from_days(a.value(i)).map(Some).ok_or(()),
+            Self::Iso(s) => match s.get(i) {
+                v if canonical::is_blank(v) => Ok(None),
+                Some(v) => canonical::date_from_iso(v).map(Some).ok_or(()),
+                None => Ok(None),
+            },
+        }
+    }
+}
+
+/// A numeric array: 64-bit integers, 64-bit floats, or text holding a decimal number.
+#[derive(Clone, Copy)]
+pub enum Numbers<'a> {
+    Int(&'a Int64Array),
+    Float(&'a Float64Array),
+    Text(Strings<'a>),
+}
+
+impl<'a> Numbers<'a> {
+    pub const EXPECTED: &'static str = "a number (int64, float64, or text holding a number)";
+
+    pub fn try_new(array: &'a dyn Array) -> Result<Self, KernelError> {
+        match array.data_type() {
+            DataType::Int64 => Ok(Self::Int(array.as_primitive())),
+            DataType::Float64 => Ok(Self::Float(array.as_primitive())),
+            _ => Strings::try_new(array)
+                .map(Self::Text)
+                .map_err(|_| unsupported(array, Self::EXPECTED)),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Int(a) => a.len(),
+            Self::Float(a) => a.len(),
+            Self::Text(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `Ok(None)` for a missing value, `Err(())` for text that is not a number (or NaN).
+    #[inline]
+    pub fn get(&self, i: usize) -> Result<Option<f64>, ()> {
+        let v = match self {
+            Self::Int(a) => return Ok(a.is_valid(i).then(|| a.value(i) as f64)),
+            Self::Float(a) if a.is_null(i) => return Ok(None),
+            Self::Float(a) => a.value(i),
+            Self::Text(s) => match s.get(i) {
+                v if canonical::is_blank(v) => return Ok(None),
+                Some(v) => v.trim().parse::<f64>().map_err(|_| ())?,
+                None => return Ok(None),
+            },
+        };
+        if v.is_nan() { Err(()) } else { Ok(Some(v)) }
+    }
+}

@@ -1,0 +1,599 @@
+//! Column kernels: one output array from one or more input arrays, computed in parallel
+//! over fixed-size chunks with rayon. Every kernel reports a [`Tally`] of the values it
+//! could not transform, so the caller can apply `on_invalid` and count by reason.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, ArrowPrimitiveType, Float64Array, Int64Array, LargeStringArray,
+    PrimitiveArray, StringArray,
+};
+use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
+use chrono::{Datelike, NaiveDate};
+use rayon::prelude::*;
+
+use super::arrays::{Dates, KernelError, Numbers, Strings};
+use super::canonical;
+use super::generalise::{self, AgeBands, Buckets};
+use super::keys::{PSEUDONYM_HEX_LEN, Pseudonymiser, US};
+
+/// Rows per parallel task: large enough to amortise scheduling, small enough to balance.
+const CHUNK_ROWS: usize = 4096;
+
+/// Why a value produced no output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// Null, empty or only white space.
+    Missing,
+    /// Present, but with no canonical form (e.g. a BSN failing the elfproef).
+    Invalid,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
+/// What became of one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Value,
+    Rejected(Reason),
+}
+
+/// Counts of the values a kernel could not transform (their outputs are null).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub missing: u64,
+    pub invalid: u64,
+    /// The first rejected row (0-based within the batch) and why.
+    pub first_rejected: Option<(usize, Reason)>,
+}
+
+impl Tally {
+    fn record(&mut self, row: usize, outcome: Outcome) {
+        if let Outcome::Rejected(reason) = outcome {
+            match reason {
+                Reason::Missing => self.missing += 1,
+                Reason::Invalid => self.invalid += 1,
+            }
+            if self.first_rejected.is_none_or(|(r, _)| row < r) {
+                self.first_rejected = Some((row, reason));
+            }
+        }
+    }
+
+    fn merge(self, other: Self) -> Self {
+        let first_rejected = match (self.first_rejected, other.first_rejected) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Self {
+            missing: self.missing + other.missing,
+            invalid: self.invalid + other.invalid,
+            first_rejected,
+        }
+    }
+}
+
+/// A kernel's result: the output column and what it rejected.
+pub type KernelOutput = (ArrayRef, Tally);
+
+/// Fixed-width output of 32 hex characters per row, written in place in parallel.
+fn hex_column<S: Send>(
+    len: usize,
+    init: impl Fn() -> S + Sync + Send,
+    f: impl Fn(&mut S, usize, &mut [u8; PSEUDONYM_HEX_LEN]) -> Outcome + Sync + Send,
+) -> KernelOutput {
+    let mut values = vec![0u8; len * PSEUDONYM_HEX_LEN];
+    let mut valid = vec![false; len];
+    let tally = values
+        .par_chunks_mut(CHUNK_ROWS * PSEUDONYM_HEX_LEN)
+        .zip(valid.par_chunks_mut(CHUNK_ROWS))
+        .enumerate()
+        .map_init(init, |state, (chunk, (out, ok))| {
+            let mut tally = Tally::default();
+            let slots = out.chunks_exact_mut(PSEUDONYM_HEX_LEN);
+            for (j, (slot, ok)) in slots.zip(ok.iter_mut()).enumerate() {
+                let row = chunk * CHUNK_ROWS + j;
+                let slot: &mut [u8; PSEUDONYM_HEX_LEN] = slot.try_into().expect("exact chunks");
+                let outcome = f(state, row, slot);
+                *ok = outcome == Outcome::Value;
+                tally.record(row, outcome);
+            }
+            tally
+        })
+        .reduce(Tally::default, Tally::merge);
+    // Null slots keep their zero bytes: Arrow leaves the contents under a null unspecified.
+    let offsets = (0..=len).map(|i| i * PSEUDONYM_HEX_LEN);
+    (string_array(offsets, values, valid), tally)
+}
+
+/// Variable-width text output: each parallel chunk appends to its own buffer, then the
+/// buffers are joined in order.
+fn text_column<S: Send>(
+    len: usize,
+    init: impl Fn() -> S + Sync + Send,
+    f: impl Fn(&mut S, usize, &mut Vec<u8>) -> Outcome + Sync + Send,
+) -> KernelOutput {
+    let chunks: Vec<(Vec<u8>, Vec<usize>, Vec<bool>, Tally)> = (0..len.div_ceil(CHUNK_ROWS))
+        .into_par_iter()
+        .map_init(init, |state, chunk| {
+            let rows = chunk * CHUNK_ROWS..((chunk + 1) * CHUNK_ROWS).min(len);
+            let (mut bytes, mut ends, mut ok) = (
+                Vec::new(),
+                Vec::with_capacity(rows.len()),
+                Vec::with_capacity(rows.len()),
+            );
+            let mut tally = Tally::default();
+            for row in rows {
+                let mark = bytes.len();
+                let outcome = f(state, row, &mut bytes);
+                if outcome != Outcome::Value {
+                    bytes.truncate(mark);
+                }
+                ends.push(bytes.len());
+                ok.push(outcome == Outcome::Value);
+                tally.record(row, outcome);
+            }
+            (bytes, ends, ok, tally)
+        })
+        .collect();
+    let total: usize = chunks.iter().map(|c| c.0.len()).sum();
+    let (mut values, mut offsets, mut valid) = (
+        Vec::with_capacity(total),
+        Vec::with_capacity(len + 1),
+        Vec::with_capacity(len),
+    );
+    let mut tally = Tally::default();
+    offsets.push(0);
+    for (bytes, ends, ok, t) in chunks {
+        let base = values.len();
+        values.extend_from_slice(&bytes);
+        offsets.extend(ends.iter().map(|e| base + e));
+        valid.extend(ok);
+        tally = tally.merge(t);
+    }
+    (string_array(offsets.into_iter(), values, valid), tally)
+}
+
+/// A UTF-8 array with 32-bit offsets, or 64-bit ones when the values outgrow them.
+fn string_array(
+    offsets: impl Iterator<Item = usize>,
+    values: Vec<u8>,
+    valid: Vec<bool>,
+) -> ArrayRef {
+    let nulls = Some(NullBuffer::from(valid)).filter(|n| n.null_count() > 0);
+    if i32::try_from(values.len()).is_ok() {
+        let offsets = OffsetBuffer::new(ScalarBuffer::from_iter(offsets.map(|o| o as i32)));
+        Arc::new(StringArray::new(offsets, Buffer::from_vec(values), nulls))
+    } else {
+        let offsets = OffsetBuffer::new(ScalarBuffer::from_iter(offsets.map(|o| o as i64)));
+        Arc::new(LargeStringArray::new(
+            offsets,
+            Buffer::from_vec(values),
+            nulls,
+        ))
+    }
+}
+
+/// Primitive output, computed in parallel; `Err` marks a rejected value.
+fn primitive_column<T: ArrowPrimitiveType>(
+    len: usize,
+    f: impl Fn(usize) -> Result<T::Native, Reason> + Sync + Send,
+) -> (PrimitiveArray<T>, Tally) {
+    let mut values = vec![T::Native::default(); len];
+    let mut valid = vec![false; len];
+    let tally = values
+        .par_chunks_mut(CHUNK_ROWS)
+        .zip(valid.par_chunks_mut(CHUNK_ROWS))
+        .enumerate()
+        .map(|(chunk, (out, ok))| {
+            let mut tally = Tally::default();
+            for (j, (slot, ok)) in out.iter_mut().zip(ok.iter_mut()).enumerate() {
+                let row = chunk * CHUNK_ROWS + j;
+                let outcome = match f(row) {
+                    Ok(v) => {
+                        *slot = v;
+                        *ok = true;
+                        Outcome::Value
+                    }
+                    Err(reason) => Outcome::Rejected(reason),
+                };
+                tally.record(row, outcome);
+            }
+            tally
+        })
+        .reduce(Tally::default, Tally::merge);
+    let nulls = Some(NullBuffer::from(valid)).filter(|n| n.null_count() > 0);
+    (
+        PrimitiveArray::new(ScalarBuffer::from(values), nulls),
+        tally,
+    )
+}
+
+fn check_lengths(expected: usize, arrays: &[&dyn Array]) -> Result<(), KernelError> {
+    match arrays.iter().find(|a| a.len() != expected) {
+        Some(a) => Err(KernelError::LengthMismatch(expected, a.len())),
+        None => Ok(()),
+    }
+}
+
+/// Pseudonyms of BSNs (`kind = bsn`).
+pub fn pseudonymise_bsn(
+    p: &Pseudonymiser,
+    values: &dyn Array,
+) -> Result<KernelOutput, KernelError> {
+    let values = Strings::try_new(values)?;
+    Ok(hex_column(
+        values.len(),
+        || (),
+        |_, row, out| {
+            let v = values.get(row);
+            if canonical::is_blank(v) {
+                return Outcome::Rejected(Reason::Missing);
+            }
+            match v.and_then(canonical::bsn) {
+                Some(bsn) => {
+                    p.write_hex(&bsn, out);
+                    Outcome::Value
+                }
+                None => Outcome::Rejected(Reason::Invalid),
+            }
+        },
+    ))
+}
+
+/// Reusable buffers for the name form, one set per parallel task.
+#[derive(Default)]
+struct NameScratch {
+    joined: String,
+    name: String,
+    message: Vec<u8>,
+}
+
+fn name_outcome<'a>(
+    parts: impl Iterator<Item = Option<&'a str>> + Clone,
+    scratch: &mut NameScratch,
+) -> Outcome {
+    if parts.clone().all(|v| canonical::is_blank(v)) {
+        return Outcome::Rejected(Reason::Missing);
+    }
+    if canonical::name(parts, &mut scratch.joined, &mut scratch.name) {
+        Outcome::Value
+    } else {
+        Outcome::Rejected(Reason::Invalid)
+    }
+}
+
+/// Pseudonyms of names made of one or more parts (`kind = name`), e.g. voornaam,
+/// tussenvoegsel, achternaam.
+pub fn pseudonymise_name(
+    p: &Pseudonymiser,
+    parts: &[&dyn Array],
+) -> Result<KernelOutput, KernelError> {
+    let parts: Vec<Strings> = parts
+        .iter()
+        .map(|a| Strings::try_new(*a))
+        .collect::<Result<_, _>>()?;
+    let len = parts.first().map_or(0, Strings::len);
+    check_lengths(len, &parts_as_arrays(&parts))?;
+    Ok(hex_column(
+        len,
+        NameScratch::default,
+        |scratch, row, out| {
+            let outcome = name_outcome(parts.iter().map(|s| s.get(row)), scratch);
+            if outcome == Outcome::Value {
+                p.write_hex(scratch.name.as_bytes(), out);
+            }
+            outcome
+        },
+    ))
+}
+
+fn parts_as_arrays<'a>(parts: &[Strings<'a>]) -> Vec<&'a dyn Array> {
+    parts
+        .iter()
+        .map(|s| match *s {
+            Strings::Utf8(a) => a as &dyn Array,
+            Strings::Large(a) => a as &dyn Array,
+            Strings::View(a) => a as &dyn Array,
+        })
+        .collect()
+}
+
+/// One part of a composite linkage key, as arrays.
+pub enum LinkSource<'a> {
+    Date(&'a dyn Array),
+    Name(Vec<&'a dyn Array>),
+}
+
+enum LinkPart<'a> {
+    Date(Dates<'a>),
+    Name(Vec<Strings<'a>>),
+}
+
+/// Pseudonyms of composite linkage keys (`kind = link`): the parts' canonical forms
+/// joined with `US`, in the order given (`spec/pseudonyms-v1.md §Canonical forms`, `link`).
+pub fn pseudonymise_link(
+    p: &Pseudonymiser,
+    sources: &[LinkSource],
+) -> Result<KernelOutput, KernelError> {
+    let mut parts = Vec::with_capacity(sources.len());
+    let mut arrays: Vec<&dyn Array> = Vec::new();
+    for source in sources {
+        match source {
+            LinkSource::Date(a) => {
+                parts.push(LinkPart::Date(Dates::try_new(*a)?));
+                arrays.push(*a);
+            }
+            LinkSource::Name(names) => {
+                let names: Vec<Strings> = names
+                    .iter()
+                    .map(|a| Strings::try_new(*a))
+                    .collect::<Result<_, _>>()?;
+                arrays.extend(parts_as_arrays(&names));
+                parts.push(LinkPart::Name(names));
+            }
+        }
+    }
+    let len = arrays.first().map_or(0, |a| a.len());
+    check_lengths(len, &arrays)?;
+    Ok(hex_column(
+        len,
+        NameScratch::default,
+        |scratch, row, out| {
+            scratch.message.clear();
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    scratch.message.push(US);
+                }
+                match part {
+                    LinkPart::Date(dates) => match dates.get(row) {
+                        Ok(Some(d)) => write_iso(&mut scratch.message, d),
+                        Ok(None) => return Outcome::Rejected(Reason::Missing),
+                        Err(()) => return Outcome::Rejected(Reason::Invalid),
+                    },
+                    LinkPart::Name(names) => {
+                        let outcome = name_outcome(names.iter().map(|s| s.get(row)), scratch);
+                        if outcome != Outcome::Value {
+                            return outcome;
+                        }
+                        scratch.message.extend_from_slice(scratch.name.as_bytes());
+                    }
+                }
+            }
+            p.write_hex(&scratch.message, out);
+            Outcome::Value
+        },
+    ))
+}
+
+fn write_iso(out: &mut Vec<u8>, d: NaiveDate) {
+    use std::io::Write;
+    write!(out, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day()).expect("writing to a Vec");
+}
+
+fn date_or_reason(dates: &Dates, row: usize) -> Result<NaiveDate, Reason> {
+    match dates.get(row) {
+        Ok(Some(d)) => Ok(d),
+        Ok(None) => Err(Reason::Missing),
+        Err(()) => Err(Reason::Invalid),
+    }
+}
+
+/// Year of a date, as a 32-bit integer.
+pub fn year(values: &dyn Array) -> Result<KernelOutput, KernelError> {
+    let dates = Dates::try_new(values)?;
+    let (array, tally) = primitive_column::<Int32Type>(dates.len(), |row| {
+        date_or_reason(&dates, row).map(|d| d.year())
+    });
+    Ok((Arc::new(array), tally))
+}
+
+/// `YYYY-MM` of a date.
+pub fn month(values: &dyn Array) -> Result<KernelOutput, KernelError> {
+    let dates = Dates::try_new(values)?;
+    Ok(text_column(
+        dates.len(),
+        || (),
+        |_, row, out| match date_or_reason(&dates, row) {
+            Ok(d) => {
+                out.extend_from_slice(generalise::month_label(d).as_bytes());
+                Outcome::Value
+            }
+            Err(reason) => Outcome::Rejected(reason),
+        },
+    ))
+}
+
+/// Age band on `reference` of a birth date; a date after `reference` is invalid.
+pub fn age_band(
+    values: &dyn Array,
+    reference: NaiveDate,
+    bands: &AgeBands,
+) -> Result<KernelOutput, KernelError> {
+    let dates = Dates::try_new(values)?;
+    Ok(text_column(
+        dates.len(),
+        || (),
+        |_, row, out| {
+            let age = date_or_reason(&dates, row)
+                .and_then(|d| generalise::age_on(d, reference).ok_or(Reason::Invalid));
+            match age {
+                Ok(age) => {
+                    out.extend_from_slice(bands.label(age).as_bytes());
+                    Outcome::Value
+                }
+                Err(reason) => Outcome::Rejected(reason),
+            }
+        },
+    ))
+}
+
+/// PC4 of a postcode.
+pub fn pc4(values: &dyn Array) -> Result<KernelOutput, KernelError> {
+    let values = Strings::try_new(values)?;
+    Ok(text_column(
+        values.len(),
+        || (),
+        |_, row, out| {
+            let v = values.get(row);
+            if canonical::is_blank(v) {
+                return Outcome::Rejected(Reason::Missing);
+            }
+            match v.and_then(generalise::pc4) {
+                Some(pc4) => {
+                    out.extend_from_slice(pc4.as_bytes());
+                    Outcome::Value
+                }
+                None => Outcome::Rejected(Reason::Invalid),
+            }
+        },
+    ))
+}
+
+fn number_or_reason(numbers: &Numbers, row: usize) -> Result<f64, Reason> {
+    match numbers.get(row) {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(Reason::Missing),
+        Err(()) => Err(Reason::Invalid),
+    }
+}
+
+/// Bucket label of a number.
+pub fn bucket(values: &dyn Array, buckets: &Buckets) -> Result<KernelOutput, KernelError> {
+    let numbers = Numbers::try_new(values)?;
+    Ok(text_column(
+        numbers.len(),
+        || (),
+        |_, row, out| match number_or_reason(&numbers, row)
+            .and_then(|v| buckets.label(v).ok_or(Reason::Invalid))
+        {
+            Ok(label) => {
+                out.extend_from_slice(label.as_bytes());
+                Outcome::Value
+            }
+            Err(reason) => Outcome::Rejected(reason),
+        },
+    ))
+}
+
+/// Values above `max` replaced by `max`; integers stay integers (with `max` rounded down).
+pub fn top_code(values: &dyn Array, max: f64) -> Result<KernelOutput, KernelError> {
+    let numbers = Numbers::try_new(values)?;
+    Ok(match numbers {
+        Numbers::Int(ints) => {
+            let cap = max.floor() as i64;
+            let (array, tally): (Int64Array, Tally) =
+                primitive_column::<Int64Type>(ints.len(), |row| {
+                    if ints.is_null(row) {
+                        Err(Reason::Missing)
+                    } else {
+                        Ok(ints.value(row).min(cap))
+                    }
+                });
+            (Arc::new(array), tally)
+        }
+        _ => {
+            let (array, tally): (Float64Array, Tally) =
+                primitive_column::<Float64Type>(numbers.len(), |row| {
+                    number_or_reason(&numbers, row).map(|v| v.min(max))
+                });
+            (Arc::new(array), tally)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::keys::MasterKey;
+    use arrow::array::{AsArray, Date32Array, StringViewArray};
+
+    fn pseudonymiser(kind: &str) -> Pseudonymiser {
+        MasterKey::from_bytes([1; 32])
+            .domain("d")
+            .pseudonymiser(kind)
+    }
+
+    #[test]
+    fn bsn_kernel_counts_by_reason_and_keeps_row_order() {
+        let values = StringArray::from(vec![
+            Some("123456782"),
+            None,
+            Some("  "),
+            Some("123456789"),
+            Some("1234.56.782"),
+        ]);
+        let p = pseudonymiser("bsn");
+        let (out, tally) = pseudonymise_bsn(&p, &values).unwrap();
+        let out = out.as_string::<i32>();
+        assert_eq!(out.value(0), p.pseudonym(b"123456782"));
+        assert_eq!(out.value(4), out.value(0));
+        assert_eq!((out.null_count(), tally.missing, tally.invalid), (3, 2, 1));
+        assert_eq!(tally.first_rejected, Some((1, Reason::Missing)));
+    }
+
+    #[test]
+    fn kernels_accept_every_string_layout() {
+        let p = pseudonymiser("name");
+        let utf8 = StringArray::from(vec!["Zoë"]);
+        let view = StringViewArray::from(vec!["zoe"]);
+        let large = LargeStringArray::from(vec!["ZOE"]);
+        let a = pseudonymise_name(&p, &[&utf8]).unwrap().0;
+        let b = pseudonymise_name(&p, &[&view]).unwrap().0;
+        let c = pseudonymise_name(&p, &[&large]).unwrap().0;
+        assert_eq!(a.as_string::<i32>().value(0), b.as_string::<i32>().value(0));
+        assert_eq!(a.as_string::<i32>().value(0), c.as_string::<i32>().value(0));
+    }
+
+    #[test]
+    fn parallel_chunks_join_in_order() {
+        let n = CHUNK_ROWS * 3 + 17;
+        let values: Vec<Option<String>> = (0..n)
+            .map(|i| (i % 5 != 0).then(|| format!("{}AB", 1000 + i % 9000)))
+            .collect();
+        let array = StringArray::from(values.clone());
+        let (out, tally) = pc4(&array).unwrap();
+        let out = out.as_string::<i32>();
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(
+                out.is_valid(i).then(|| out.value(i)),
+                v.as_deref().map(|s| &s[..4])
+            );
+        }
+        assert_eq!(tally.missing as usize, n.div_ceil(5));
+    }
+
+    #[test]
+    fn date_kernels() {
+        let days = Date32Array::from(vec![Some(17982), None]); // 2019-03-27
+        let (years, _) = year(&days).unwrap();
+        assert_eq!(years.as_primitive::<Int32Type>().value(0), 2019);
+        let (months, tally) = month(&StringArray::from(vec!["2019-03-27", "27-03-2019"])).unwrap();
+        assert_eq!(months.as_string::<i32>().value(0), "2019-03");
+        assert_eq!(tally.invalid, 1);
+        let bands = AgeBands::new(&[0, 4, 12]).unwrap();
+        let (out, tally) = age_band(&days, "2026-03-27".parse().unwrap(), &bands).unwrap();
+        assert_eq!(out.as_string::<i32>().value(0), "4-11");
+        assert_eq!(tally.missing, 1);
+    }
+
+    #[test]
+    fn numeric_kernels() {
+        let ints = Int64Array::from(vec![Some(3), Some(25), None]);
+        let (out, tally) = top_code(&ints, 18.0).unwrap();
+        assert_eq!(out.as_primitive::<Int64Type>().values(), &[3, 18, 0]);
+        assert_eq!(tally.missing, 1);
+        let text = StringArray::from(vec!["12.5", "abc"]);
+        let (out, tally) = bucket(&text, &Buckets::new(&[0.0, 10.0]).unwrap()).unwrap();
+        assert_eq!(out.as_string::<i32>().value(0), ">=10");
+        assert_eq!(tally.invalid, 1);
+    }
+}

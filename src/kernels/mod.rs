@@ -1,0 +1,9 @@
+//! Pure functions over values and Arrow (arrow-rs) arrays: canonical forms, keyed
+//! pseudonyms and generalisations. No polars and no I/O here, so that the same code can
+//! run over Arrow batches anywhere (polars via the C Data Interface, Spark via pyarrow).
+
+pub mod arrays;
+pub mod batch;
+pub mod canonical;
+pub mod generalise;
+pub mod keys;

@@ -1,0 +1,249 @@
+//! The pipeline file's structure, as read from TOML. Plain serde structs: what the fields
+//! mean is checked in `validate` and acted on in `plan`.
+
+use serde::Deserialize;
+
+/// A whole pipeline file: one purpose, one recipient.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    pub pipeline: Declaration,
+    pub input: InputSpec,
+    pub output: OutputSpec,
+    /// Output and input columns by name; see [`ColumnSpec`]. Kept in file order.
+    pub columns: toml::Table,
+}
+
+/// What the extract is for and for whom (`[pipeline]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Declaration {
+    pub name: String,
+    pub purpose: Purpose,
+    pub legal_basis: LegalBasis,
+    pub recipient: String,
+    /// One pseudonym domain per recipient or study: pseudonyms link within it only.
+    pub pseudonym_domain: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Purpose {
+    Research,
+    Statistics,
+    LegalObligation,
+    Management,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Research => "research",
+            Self::Statistics => "statistics",
+            Self::LegalObligation => "legal-obligation",
+            Self::Management => "management",
+        }
+    }
+}
+
+/// The GDPR art. 6(1) grounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LegalBasis {
+    Consent,
+    Contract,
+    LegalObligation,
+    VitalInterests,
+    PublicTask,
+    LegitimateInterests,
+}
+
+impl LegalBasis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Consent => "consent",
+            Self::Contract => "contract",
+            Self::LegalObligation => "legal-obligation",
+            Self::VitalInterests => "vital-interests",
+            Self::PublicTask => "public-task",
+            Self::LegitimateInterests => "legitimate-interests",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Parquet,
+    Ipc,
+    Csv,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Parquet => "parquet",
+            Self::Ipc => "ipc",
+            Self::Csv => "csv",
+        }
+    }
+
+    /// The format a file name's extension implies.
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        match ext.to_ascii_lowercase().as_str() {
+            "parquet" | "pq" => Some(Self::Parquet),
+            "arrow" | "ipc" | "feather" => Some(Self::Ipc),
+            "csv" => Some(Self::Csv),
+            _ => None,
+        }
+    }
+}
+
+/// `[input]`: a file, or a directory of files of one format.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    pub path: String,
+    #[serde(default)]
+    pub format: Option<Format>,
+    /// CSV only: the field separator, one ASCII character (default `,`).
+    #[serde(default)]
+    pub delimiter: Option<String>,
+}
+
+/// `[output]`: the extract's file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    pub path: String,
+    #[serde(default)]
+    pub format: Option<Format>,
+}
+
+/// One entry of `[columns]` in its long form; the short form `name = "keep"` (or
+/// `"drop"`) is an entry with only `action`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    pub action: Option<Action>,
+    /// `pseudonymise`: which canonical form (`bsn`, `name`, `link`).
+    pub kind: Option<PseudonymKind>,
+    /// The output column's name, when it differs from the entry's name.
+    #[serde(rename = "as")]
+    pub rename: Option<String>,
+    /// Source columns, when not the entry's own name: a list of names (`name`), or of
+    /// `{ date = "col" }` / `{ name = ["col", …] }` parts (`link`).
+    pub from: Option<Vec<SourceSpec>>,
+    /// `generalise`: the target (`year`, `month`, `age_band`, `pc4`, `bucket`, `top_code`).
+    pub to: Option<Generalisation>,
+    /// What happens to a value without a canonical form.
+    pub on_invalid: Option<OnInvalid>,
+    /// `age_band`: ascending lower bounds in years, starting at 0.
+    pub bands: Option<Vec<u32>>,
+    /// `bucket`: ascending edges.
+    pub edges: Option<Vec<f64>>,
+    /// `top_code`: the largest value released.
+    pub max: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Keep,
+    Drop,
+    Pseudonymise,
+    Generalise,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Keep => "keep",
+            Self::Drop => "drop",
+            Self::Pseudonymise => "pseudonymise",
+            Self::Generalise => "generalise",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PseudonymKind {
+    Bsn,
+    Name,
+    Link,
+}
+
+impl PseudonymKind {
+    /// The `kind` string of `spec/pseudonyms-v1.md §Pseudonym`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bsn => "bsn",
+            Self::Name => "name",
+            Self::Link => "link",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Generalisation {
+    Year,
+    Month,
+    AgeBand,
+    Pc4,
+    Bucket,
+    TopCode,
+}
+
+impl Generalisation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Year => "year",
+            Self::Month => "month",
+            Self::AgeBand => "age_band",
+            Self::Pc4 => "pc4",
+            Self::Bucket => "bucket",
+            Self::TopCode => "top_code",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnInvalid {
+    /// Leave the row out of the extract (counted).
+    DropRow,
+    /// Release the row with this value null (counted).
+    Null,
+    /// Stop the run: nothing is written.
+    Fail,
+}
+
+impl OnInvalid {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DropRow => "drop_row",
+            Self::Null => "null",
+            Self::Fail => "fail",
+        }
+    }
+}
+
+/// One element of `from`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SourceSpec {
+    Column(String),
+    Part(LinkPartSpec),
+}
+
+/// A part of a `link` key: exactly one of `date` or `name`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkPartSpec {
+    pub date: Option<String>,
+    pub name: Option<Vec<String>>,
+}

@@ -1,0 +1,548 @@
+//! From the file's loose structure to a [`Pipeline`] in which every column entry is one
+//! well-formed operation. Errors name the file, the column entry and the offending key.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::pipeline::{
+    Action, ColumnSpec, Declaration, Format, Generalisation, LinkPartSpec, OnInvalid, PipelineFile,
+    PseudonymKind, SourceSpec,
+};
+
+/// Age bands used when `to = "age_band"` names none: the childcare ages (0-3 day care,
+/// 4-11 after-school care, 12-17, 18+).
+pub const DEFAULT_AGE_BANDS: [u32; 4] = [0, 4, 12, 18];
+
+/// A pipeline file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The file could not be read.
+    #[error("cannot read pipeline file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Not TOML, a missing or unknown key, or a value of the wrong type.
+    #[error("pipeline file {}: {message}", path.display())]
+    Syntax { path: PathBuf, message: String },
+    /// One `[columns]` entry is not a well-formed operation.
+    #[error("pipeline file {}, column `{column}`: {problem}", path.display())]
+    Column {
+        path: PathBuf,
+        column: String,
+        problem: String,
+    },
+    /// A section other than `[columns]` is not usable.
+    #[error("pipeline file {}: {problem}", path.display())]
+    Invalid { path: PathBuf, problem: String },
+}
+
+impl SpecError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::Read { .. } => "check the path to the pipeline file",
+            Self::Syntax { .. } | Self::Column { .. } | Self::Invalid { .. } => {
+                "the README's section \"Pipeline files\" lists every key and action"
+            }
+        }
+    }
+}
+
+/// A validated pipeline.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Where the pipeline was read from.
+    pub path: PathBuf,
+    /// The raw bytes of the file, for the record.
+    pub source_bytes: Vec<u8>,
+    pub declaration: Declaration,
+    pub input: Input,
+    pub output: Output,
+    /// In file order.
+    pub columns: Vec<Column>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub path: PathBuf,
+    /// `None`: taken from the file extension(s).
+    pub format: Option<Format>,
+    pub delimiter: u8,
+}
+
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub path: PathBuf,
+    pub format: Format,
+}
+
+/// One `[columns]` entry.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// The entry's key in `[columns]`.
+    pub entry: String,
+    pub operation: Operation,
+}
+
+impl Column {
+    /// The released column's name, or `None` for `drop`.
+    pub fn output_name(&self) -> Option<&str> {
+        match &self.operation {
+            Operation::Drop { .. } => None,
+            Operation::Keep { output, .. }
+            | Operation::Pseudonymise { output, .. }
+            | Operation::Generalise { output, .. } => Some(output),
+        }
+    }
+
+    /// The input columns the entry reads, in order.
+    pub fn sources(&self) -> Vec<&str> {
+        match &self.operation {
+            Operation::Keep { source, .. }
+            | Operation::Drop { source }
+            | Operation::Generalise { source, .. } => vec![source],
+            Operation::Pseudonymise { sources, .. } => {
+                sources.iter().flat_map(LinkPart::columns).collect()
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Operation {
+    Keep {
+        source: String,
+        output: String,
+    },
+    Drop {
+        source: String,
+    },
+    Pseudonymise {
+        kind: PseudonymKind,
+        /// `bsn`: one `Name` part of one column; `name`: one `Name` part; `link`: the parts.
+        sources: Vec<LinkPart>,
+        output: String,
+        on_invalid: OnInvalid,
+    },
+    Generalise {
+        source: String,
+        to: Generalise,
+        output: String,
+        on_invalid: OnInvalid,
+    },
+}
+
+/// A part of a canonical form's input: a date column, or the columns of one name.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkPart {
+    Date(String),
+    Name(Vec<String>),
+}
+
+impl LinkPart {
+    pub fn columns(&self) -> impl Iterator<Item = &str> {
+        let columns: &[String] = match self {
+            Self::Date(c) => std::slice::from_ref(c),
+            Self::Name(cs) => cs,
+        };
+        columns.iter().map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Generalise {
+    Year,
+    Month,
+    /// Ascending lower bounds in years, starting at 0.
+    AgeBand(Vec<u32>),
+    Pc4,
+    /// Ascending finite edges.
+    Bucket(Vec<f64>),
+    TopCode(f64),
+}
+
+impl Pipeline {
+    /// Read and validate a pipeline file. Relative paths inside it are taken relative to
+    /// the current directory.
+    pub fn load(path: &Path) -> Result<Self, SpecError> {
+        let bytes = std::fs::read(path).map_err(|source| SpecError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| SpecError::Syntax {
+            path: path.to_owned(),
+            message: "the file is not UTF-8 text".into(),
+        })?;
+        Self::parse(path, text)
+    }
+
+    /// Validate a pipeline file's text; `path` is used in messages and recorded.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, SpecError> {
+        let file: PipelineFile = toml::from_str(text).map_err(|e| SpecError::Syntax {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        let invalid = |problem: String| SpecError::Invalid {
+            path: path.to_owned(),
+            problem,
+        };
+        for (field, value) in [
+            ("name", &file.pipeline.name),
+            ("recipient", &file.pipeline.recipient),
+            ("pseudonym_domain", &file.pipeline.pseudonym_domain),
+        ] {
+            if value.trim().is_empty() {
+                return Err(invalid(format!("[pipeline] {field} is empty")));
+            }
+        }
+        let delimiter = match file.input.delimiter.as_deref() {
+            None => b',',
+            Some(d) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
+            Some(_) => {
+                return Err(invalid(
+                    "[input] delimiter must be a single ASCII character, e.g. \";\"".into(),
+                ));
+            }
+        };
+        let output_path = PathBuf::from(&file.output.path);
+        let output_format = match file.output.format {
+            Some(f) => f,
+            None => output_path
+                .extension()
+                .and_then(|e| e.to_str())
+                .and_then(Format::from_extension)
+                .ok_or_else(|| {
+                    invalid(
+                        "[output] path has no .parquet, .arrow or .csv extension; set format"
+                            .into(),
+                    )
+                })?,
+        };
+        let columns = file
+            .columns
+            .iter()
+            .map(|(entry, value)| {
+                column(entry, value).map_err(|problem| SpecError::Column {
+                    path: path.to_owned(),
+                    column: entry.clone(),
+                    problem,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut seen = std::collections::BTreeSet::new();
+        for c in &columns {
+            if let Some(name) = c.output_name()
+                && !seen.insert(name)
+            {
+                return Err(SpecError::Column {
+                    path: path.to_owned(),
+                    column: c.entry.clone(),
+                    problem: format!("a second column is released as `{name}`"),
+                });
+            }
+        }
+        if seen.is_empty() {
+            return Err(invalid("[columns] releases no column".into()));
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            source_bytes: text.as_bytes().to_vec(),
+            declaration: file.pipeline,
+            input: Input {
+                path: PathBuf::from(&file.input.path),
+                format: file.input.format,
+                delimiter,
+            },
+            output: Output {
+                path: output_path,
+                format: output_format,
+            },
+            columns,
+        })
+    }
+}
+
+/// One `[columns]` entry; the error is the problem, without the column's name.
+fn column(entry: &str, value: &toml::Value) -> Result<Column, String> {
+    let spec = match value {
+        toml::Value::String(s) => {
+            let action = Action::deserialize(toml::Value::String(s.clone())).map_err(|_| {
+                format!("unknown action \"{s}\"; expected keep, drop, pseudonymise or generalise")
+            })?;
+            ColumnSpec {
+                action: Some(action),
+                ..ColumnSpec::default()
+            }
+        }
+        toml::Value::Table(_) => ColumnSpec::deserialize(value.clone())
+            .map_err(|e| e.to_string().trim_end().to_owned())?,
+        _ => {
+            return Err(
+                "expected an action (\"keep\", \"drop\") or a table { action = ... }".into(),
+            );
+        }
+    };
+    let action = spec.action.ok_or("missing key `action`")?;
+    let output = spec.rename.clone().unwrap_or_else(|| entry.to_owned());
+    if output.trim().is_empty() {
+        return Err("`as` is empty".into());
+    }
+    let allowed: &[&str] = match (action, spec.kind, spec.to) {
+        (Action::Keep, ..) => &["as"],
+        (Action::Drop, ..) => &[],
+        (Action::Pseudonymise, Some(PseudonymKind::Bsn), _) => &["kind", "as", "on_invalid"],
+        (Action::Pseudonymise, ..) => &["kind", "as", "from", "on_invalid"],
+        (Action::Generalise, Some(_), _) => &[],
+        (Action::Generalise, None, Some(Generalisation::AgeBand)) => {
+            &["to", "as", "on_invalid", "bands"]
+        }
+        (Action::Generalise, None, Some(Generalisation::Bucket)) => {
+            &["to", "as", "on_invalid", "edges"]
+        }
+        (Action::Generalise, None, Some(Generalisation::TopCode)) => {
+            &["to", "as", "on_invalid", "max"]
+        }
+        (Action::Generalise, None, _) => &["to", "as", "on_invalid"],
+    };
+    let present = [
+        ("kind", spec.kind.is_some()),
+        ("as", spec.rename.is_some()),
+        ("from", spec.from.is_some()),
+        ("to", spec.to.is_some()),
+        ("on_invalid", spec.on_invalid.is_some()),
+        ("bands", spec.bands.is_some()),
+        ("edges", spec.edges.is_some()),
+        ("max", spec.max.is_some()),
+    ];
+    if let Some((key, _)) = present.iter().find(|(k, p)| *p && !allowed.contains(k)) {
+        let what = match (action, spec.to) {
+            (Action::Generalise, Some(to)) => format!("generalise to \"{}\"", to.as_str()),
+            _ => format!("action \"{}\"", action.as_str()),
+        };
+        return Err(format!("`{key}` does not apply to {what}"));
+    }
+    let operation = match action {
+        Action::Keep => Operation::Keep {
+            source: entry.to_owned(),
+            output,
+        },
+        Action::Drop => Operation::Drop {
+            source: entry.to_owned(),
+        },
+        Action::Pseudonymise => {
+            let kind = spec.kind.ok_or("missing key `kind` (bsn, name or link)")?;
+            let sources = match kind {
+                PseudonymKind::Bsn => vec![LinkPart::Name(vec![entry.to_owned()])],
+                PseudonymKind::Name => vec![LinkPart::Name(match &spec.from {
+                    None => vec![entry.to_owned()],
+                    Some(from) => name_columns(from)?,
+                })],
+                PseudonymKind::Link => link_parts(spec.from.as_deref().ok_or("kind \"link\" needs `from`, a list of { date = ... } and { name = [...] } parts")?)?,
+            };
+            let default = if kind == PseudonymKind::Bsn {
+                OnInvalid::DropRow
+            } else {
+                OnInvalid::Null
+            };
+            Operation::Pseudonymise {
+                kind,
+                sources,
+                output,
+                on_invalid: spec.on_invalid.unwrap_or(default),
+            }
+        }
+        Action::Generalise => {
+            let to = match spec
+                .to
+                .ok_or("missing key `to` (year, month, age_band, pc4, bucket or top_code)")?
+            {
+                Generalisation::Year => Generalise::Year,
+                Generalisation::Month => Generalise::Month,
+                Generalisation::Pc4 => Generalise::Pc4,
+                Generalisation::AgeBand => {
+                    let bands = spec
+                        .bands
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_AGE_BANDS.to_vec());
+                    if bands.first() != Some(&0) || bands.windows(2).any(|w| w[0] >= w[1]) {
+                        return Err(
+                            "`bands` must start at 0 and increase, e.g. [0, 4, 12, 18]".into()
+                        );
+                    }
+                    Generalise::AgeBand(bands)
+                }
+                Generalisation::Bucket => {
+                    let edges = spec
+                        .edges
+                        .clone()
+                        .ok_or("to = \"bucket\" needs `edges`, e.g. [0, 10, 20]")?;
+                    if edges.is_empty()
+                        || edges.iter().any(|e| !e.is_finite())
+                        || edges.windows(2).any(|w| w[0] >= w[1])
+                    {
+                        return Err("`edges` must be finite numbers in increasing order".into());
+                    }
+                    Generalise::Bucket(edges)
+                }
+                Generalisation::TopCode => {
+                    let max = spec.max.ok_or("to = \"top_code\" needs `max`")?;
+                    if !max.is_finite() {
+                        return Err("`max` must be a finite number".into());
+                    }
+                    Generalise::TopCode(max)
+                }
+            };
+            Operation::Generalise {
+                source: entry.to_owned(),
+                to,
+                output,
+                on_invalid: spec.on_invalid.unwrap_or(OnInvalid::Null),
+            }
+        }
+    };
+    Ok(Column {
+        entry: entry.to_owned(),
+        operation,
+    })
+}
+
+fn name_columns(from: &[SourceSpec]) -> Result<Vec<String>, String> {
+    if from.is_empty() {
+        return Err("`from` is empty".into());
+    }
+    from.iter()
+        .map(|s| match s {
+            SourceSpec::Column(c) => Ok(c.clone()),
+            SourceSpec::Part(_) => {
+                Err("kind \"name\" takes `from` as a list of column names".to_owned())
+            }
+        })
+        .collect()
+}
+
+fn link_parts(from: &[SourceSpec]) -> Result<Vec<LinkPart>, String> {
+    if from.is_empty() {
+        return Err("`from` is empty".into());
+    }
+    from.iter()
+        .map(|s| match s {
+            SourceSpec::Part(LinkPartSpec { date: Some(d), name: None }) => Ok(LinkPart::Date(d.clone())),
+            SourceSpec::Part(LinkPartSpec { date: None, name: Some(n) }) if !n.is_empty() => Ok(LinkPart::Name(n.clone())),
+            _ => Err("each part of a link's `from` is { date = \"column\" } or { name = [\"column\", ...] }".to_owned()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = r#"
+[pipeline]
+name = "t"
+purpose = "research"
+legal_basis = "public-task"
+recipient = "r"
+pseudonym_domain = "d"
+[input]
+path = "in.parquet"
+[output]
+path = "out.parquet"
+"#;
+
+    fn parse(columns: &str) -> Result<Pipeline, SpecError> {
+        Pipeline::parse(Path::new("p.toml"), &format!("{HEAD}[columns]\n{columns}"))
+    }
+
+    fn err(columns: &str) -> String {
+        parse(columns).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_issue_example_parses() {
+        let p = parse(
+            r#"
+kind_bsn = { action = "pseudonymise", kind = "bsn", as = "kind_id" }
+ouder_bsn = { action = "pseudonymise", kind = "bsn", as = "ouder_id", on_invalid = "null" }
+kind_naam = { action = "pseudonymise", kind = "name", from = ["kind_voornaam", "kind_tussenvoegsel", "kind_achternaam"] }
+koppelsleutel = { action = "pseudonymise", kind = "link", from = [{ date = "kind_geboortedatum" }, { name = ["kind_voornaam", "kind_tussenvoegsel", "kind_achternaam"] }] }
+kind_geboortedatum = { action = "generalise", to = "year", as = "geboortejaar" }
+postcode = { action = "generalise", to = "pc4" }
+opvangsoort = "keep"
+"#,
+        )
+        .unwrap();
+        let outputs: Vec<_> = p.columns.iter().filter_map(Column::output_name).collect();
+        assert_eq!(
+            outputs,
+            [
+                "kind_id",
+                "ouder_id",
+                "kind_naam",
+                "koppelsleutel",
+                "geboortejaar",
+                "postcode",
+                "opvangsoort"
+            ]
+        );
+        assert_eq!(
+            p.columns[3].sources(),
+            [
+                "kind_geboortedatum",
+                "kind_voornaam",
+                "kind_tussenvoegsel",
+                "kind_achternaam"
+            ]
+        );
+        assert!(matches!(
+            p.columns[0].operation,
+            Operation::Pseudonymise {
+                on_invalid: OnInvalid::DropRow,
+                ..
+            }
+        ));
+        assert_eq!(p.output.format, Format::Parquet);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        assert!(err(r#"a = { action = "keep", colour = "x" }"#).contains("unknown field `colour`"));
+        let top = Pipeline::parse(Path::new("p.toml"), &HEAD.replace("recipient", "recipent"))
+            .unwrap_err()
+            .to_string();
+        assert!(top.contains("recipent"), "{top}");
+    }
+
+    #[test]
+    fn options_must_fit_the_action() {
+        assert!(
+            err(r#"a = { action = "keep", to = "year" }"#)
+                .contains("`to` does not apply to action \"keep\"")
+        );
+        assert!(
+            err(r#"a = { action = "generalise", to = "year", bands = [0, 4] }"#)
+                .contains("`bands` does not apply")
+        );
+        assert!(
+            err(r#"a = { action = "pseudonymise", kind = "bsn", from = ["x"] }"#)
+                .contains("`from` does not apply")
+        );
+        assert!(err(r#"a = { action = "generalise", to = "bucket" }"#).contains("needs `edges`"));
+        assert!(
+            err(r#"a = { action = "generalise", to = "age_band", bands = [1, 4] }"#)
+                .contains("start at 0")
+        );
+        assert!(err(r#"a = "hide""#).contains("unknown action \"hide\""));
+        assert!(err(r#"a = { action = "pseudonymise", kind = "link", from = [{ date = "d", name = ["n"] }] }"#).contains("each part"));
+    }
+
+    #[test]
+    fn output_names_are_unique_and_something_is_released() {
+        assert!(
+            err("a = \"keep\"\nb = { action = \"keep\", as = \"a\" }")
+                .contains("second column is released as `a`")
+        );
+        assert!(err("a = \"drop\"").contains("releases no column"));
+    }
+}
