@@ -6,5 +6,8 @@
 //! `kernels` (pure functions over values and Arrow arrays) → `engine` (executes a plan
 //! with polars) → `cli`.
 
+pub mod cli;
+pub mod engine;
 pub mod kernels;
+pub mod plan;
 pub mod spec;

@@ -1,0 +1,136 @@
+//! Reading and creating key files. The key's bytes never reach a message or a log;
+//! only its fingerprint is printed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::kernels::keys::{KeyError, MasterKey};
+
+/// A key file that cannot be used, or created.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("no key given")]
+    Missing,
+    #[error("cannot read key file {}: {}", path.display(), source.kind())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("key file {}: {source}", path.display())]
+    Malformed { path: PathBuf, source: KeyError },
+    #[error("key file {} already exists; doel never overwrites a key", path.display())]
+    Exists { path: PathBuf },
+    #[error("cannot write key file {}: {}", path.display(), source.kind())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the operating system gave no random bytes")]
+    NoRandomness,
+}
+
+impl KeyFileError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::Missing => {
+                "pass --key-file FILE or set DOEL_KEY_FILE; make a key with `doel keygen --out FILE`"
+            }
+            Self::Read { .. } => "check the path and that this user may read the file",
+            Self::Malformed { .. } => {
+                "a key file holds 64 hex characters and at most a final newline; make one with `doel keygen`"
+            }
+            Self::Exists { .. } => {
+                "choose another path; delete the old key only if nothing was ever pseudonymised with it"
+            }
+            Self::Write { .. } => "check that the directory exists and can be written",
+            Self::NoRandomness => "this is a problem of the machine, not of doel",
+        }
+    }
+}
+
+/// Load the key at `path`, warning on stderr when others may read the file.
+pub fn load(path: Option<&Path>) -> Result<MasterKey, KeyFileError> {
+    let path = path.ok_or(KeyFileError::Missing)?;
+    let contents = zeroizing_read(path)?;
+    warn_if_shared(path);
+    MasterKey::from_hex_file_contents(&contents).map_err(|source| KeyFileError::Malformed {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn zeroizing_read(path: &Path) -> Result<Zeroed, KeyFileError> {
+    std::fs::read(path)
+        .map(Zeroed)
+        .map_err(|source| KeyFileError::Read {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// Key file contents, wiped when dropped.
+struct Zeroed(Vec<u8>);
+
+impl std::ops::Deref for Zeroed {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Zeroed {
+    fn drop(&mut self) {
+        self.0.fill(0);
+    }
+}
+
+#[cfg(unix)]
+fn warn_if_shared(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        eprintln!(
+            "warning: key file {} can be read by other users; chmod 600 it",
+            path.display()
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_shared(_: &Path) {}
+
+/// Write a new random key to `path` (mode 0600), refusing to replace any existing file.
+pub fn generate(path: &Path) -> Result<MasterKey, KeyFileError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|_| KeyFileError::NoRandomness)?;
+    let key = MasterKey::from_bytes(bytes);
+    bytes.fill(0);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::AlreadyExists => KeyFileError::Exists {
+            path: path.to_owned(),
+        },
+        _ => KeyFileError::Write {
+            path: path.to_owned(),
+            source,
+        },
+    })?;
+    let mut contents = key.to_hex_file_contents();
+    let written = file
+        .write_all(contents.as_bytes())
+        .and_then(|()| file.sync_all());
+    // SAFETY: overwriting ASCII hex digits with ASCII zeros keeps the string valid UTF-8.
+    unsafe { contents.as_bytes_mut().fill(b'0') };
+    if let Err(source) = written {
+        let _ = std::fs::remove_file(path);
+        return Err(KeyFileError::Write {
+            path: path.to_owned(),
+            source,
+        });
+    }
+    Ok(key)
+}

@@ -1,0 +1,58 @@
+//! polars ⇄ arrow-rs without copying, through the Arrow C Data Interface: the kernels
+//! take arrow-rs arrays (so that Spark can call them too), polars holds polars-arrow ones.
+
+use arrow::array::{ArrayRef, make_array};
+use polars::prelude::{CompatLevel, PlSmallStr, Series};
+
+use super::{EngineError, safe_summary};
+
+// Both crates declare the C Data Interface's two structs as `#[repr(C)]` copies of the
+// same C definitions, so a value of one is a valid value of the other; `transmute`
+// checks that their sizes agree. Ownership (and the release callback) moves along.
+
+/// The first (only) chunk of a rechunked series as an arrow-rs array.
+pub fn to_arrow_rs(series: &Series) -> Result<ArrayRef, EngineError> {
+    let series = series.rechunk();
+    let array = series.to_arrow(0, CompatLevel::newest());
+    let field =
+        polars_arrow::datatypes::Field::new(series.name().clone(), array.dtype().clone(), true);
+    let c_array = polars_arrow::ffi::export_array_to_c(array);
+    let c_schema = polars_arrow::ffi::export_field_to_c(&field);
+    // SAFETY: see above; the structs come straight from the exporting functions.
+    let data = unsafe {
+        let c_array: arrow::ffi::FFI_ArrowArray = std::mem::transmute(c_array);
+        let c_schema: arrow::ffi::FFI_ArrowSchema = std::mem::transmute(c_schema);
+        arrow::ffi::from_ffi(c_array, &c_schema)
+    }
+    .map_err(|e| {
+        EngineError::Internal(format!("C Data Interface import into arrow-rs failed: {e}"))
+    })?;
+    Ok(make_array(data))
+}
+
+/// An arrow-rs array as a polars series named `name`.
+pub fn from_arrow_rs(name: &str, array: &ArrayRef) -> Result<Series, EngineError> {
+    let (c_array, c_schema) = arrow::ffi::to_ffi(&array.to_data()).map_err(|e| {
+        EngineError::Internal(format!("C Data Interface export from arrow-rs failed: {e}"))
+    })?;
+    // SAFETY: see above; the structs come straight from `to_ffi`.
+    let array = unsafe {
+        let c_array: polars_arrow::ffi::ArrowArray = std::mem::transmute(c_array);
+        let c_schema: polars_arrow::ffi::ArrowSchema = std::mem::transmute(c_schema);
+        polars_arrow::ffi::import_field_from_c(&c_schema).and_then(|field| {
+            polars_arrow::ffi::import_array_from_c(c_array, field.dtype().clone())
+        })
+    }
+    .map_err(|e| {
+        EngineError::Internal(format!(
+            "C Data Interface import into polars failed: {}",
+            safe_summary(&e)
+        ))
+    })?;
+    Series::from_arrow(PlSmallStr::from_str(name), array).map_err(|e| {
+        EngineError::Internal(format!(
+            "polars rejected a kernel's output: {}",
+            safe_summary(&e)
+        ))
+    })
+}

@@ -1,0 +1,79 @@
+//! Executes a [`Plan`](crate::plan::Plan) with polars: a lazy scan that decodes only the
+//! columns the plan reads, fixed-size batches from the streaming engine, the kernels on
+//! each batch, and an output written to a temporary file that is renamed only when
+//! complete. The engine takes no policy decisions: every choice is in the plan.
+
+mod bridge;
+mod input;
+mod output;
+mod run;
+mod transform;
+
+use std::path::PathBuf;
+
+use polars::prelude::PolarsError;
+
+pub use input::{Input, open};
+pub use run::{RejectionCount, RunSummary, run};
+
+use crate::kernels::batch::Reason;
+
+/// Why a run could not complete. No message holds a value from the data.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The input cannot be found, read or decoded.
+    #[error("input {}: {problem}", path.display())]
+    Input { path: PathBuf, problem: String },
+    /// The output cannot be written.
+    #[error("output {}: {problem}", path.display())]
+    Output { path: PathBuf, problem: String },
+    /// A value had no canonical form and the pipeline says `on_invalid = "fail"`.
+    #[error("column `{column}`: data row {row} has a {} value and the pipeline says on_invalid = \"fail\"", reason.as_str())]
+    InvalidValue {
+        column: String,
+        row: u64,
+        reason: Reason,
+    },
+    /// Likely a bug in doel.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::Input { .. } => {
+                "check [input] path and format in the pipeline, and that the file is a complete export"
+            }
+            Self::Output { .. } => {
+                "check that the output directory can be written and has free space"
+            }
+            Self::InvalidValue { .. } => {
+                "fix the value in the export, or set on_invalid = \"drop_row\" or \"null\" for this column"
+            }
+            Self::Internal(_) => {
+                "this is likely a bug in doel; please report it with the command you ran (not the data)"
+            }
+        }
+    }
+}
+
+/// What a polars error may say without risking a value from the data: the kind of
+/// failure, and the message only for kinds whose messages carry names, not values.
+pub(crate) fn safe_summary(error: &PolarsError) -> String {
+    match error {
+        PolarsError::IO { error, .. } => error.kind().to_string(),
+        PolarsError::ColumnNotFound(m) => format!("column not found: {m}"),
+        PolarsError::Duplicate(m) => format!("duplicate: {m}"),
+        PolarsError::SchemaMismatch(m) => format!("schemas differ: {m}"),
+        PolarsError::SchemaFieldNotFound(m) => format!("field not found: {m}"),
+        PolarsError::NoData(m) => format!("no data: {m}"),
+        PolarsError::Context { error, .. } | PolarsError::ExprContext { error, .. } => {
+            safe_summary(error)
+        }
+        PolarsError::ComputeError(_) => {
+            "the file could not be decoded (malformed or truncated?)".into()
+        }
+        _ => "the file could not be processed".into(),
+    }
+}

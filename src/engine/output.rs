@@ -1,0 +1,213 @@
+//! Writing the extract: into a temporary file beside the target, renamed over it only
+//! when complete and synced, so a failed or interrupted run never leaves a partial file.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use polars_arrow::datatypes::{ArrowSchema, Metadata};
+use polars_parquet::write::{
+    CompressionOptions, Encoding, FileWriter as ParquetFileWriter, ParquetType, StatisticsOptions,
+    Version, WriteOptions, row_group_iter, to_parquet_schema,
+};
+use tempfile::NamedTempFile;
+
+use super::{EngineError, safe_summary};
+use crate::spec::Format;
+
+/// An output in the making.
+pub struct OutputFile {
+    target: PathBuf,
+    temp: NamedTempFile,
+    writer: Writer,
+}
+
+enum Writer {
+    Parquet {
+        writer: ParquetFileWriter<BufWriter<File>>,
+        encodings: polars_buffer::Buffer<Vec<Encoding>>,
+        fields: Vec<ParquetType>,
+        options: WriteOptions,
+    },
+    Ipc(polars_arrow::io::ipc::write::FileWriter<BufWriter<File>>),
+    /// Unbuffered: the CSV writer formats a whole batch before each write.
+    Csv(polars::io::csv::write::BatchedWriter<File>),
+}
+
+impl OutputFile {
+    /// Start writing `target` with `schema`; `metadata` is attached to the named fields
+    /// (Parquet and IPC keep it; CSV has nowhere to put it).
+    pub fn create(
+        target: &Path,
+        format: Format,
+        schema: &Schema,
+        metadata: &[(String, Metadata)],
+    ) -> Result<Self, EngineError> {
+        let fail = |problem: String| EngineError::Output {
+            path: target.to_owned(),
+            problem,
+        };
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| fail(format!("cannot create its directory: {}", e.kind())))?;
+        let temp = tempfile::Builder::new()
+            .prefix(".doel-")
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(|e| {
+                fail(format!(
+                    "cannot create a temporary file in its directory: {}",
+                    e.kind()
+                ))
+            })?;
+        let file = temp
+            .as_file()
+            .try_clone()
+            .map_err(|e| fail(e.kind().to_string()))?;
+        let polars_fail = |e: PolarsError| fail(safe_summary(&e));
+        let with_metadata = |compat: CompatLevel| -> ArrowSchema {
+            schema
+                .to_arrow(compat)
+                .into_iter()
+                .map(|(name, field)| {
+                    let field = match metadata.iter().find(|(n, _)| n.as_str() == name.as_str()) {
+                        Some((_, md)) => field.with_metadata(md.clone()),
+                        None => field,
+                    };
+                    (name, field)
+                })
+                .collect()
+        };
+        let writer = match format {
+            Format::Parquet => {
+                let arrow_schema = with_metadata(CompatLevel::newest());
+                let options = WriteOptions {
+                    statistics: StatisticsOptions::default(),
+                    version: Version::V1,
+                    compression: CompressionOptions::Zstd(None),
+                    data_page_size: None,
+                };
+                let fields = to_parquet_schema(&arrow_schema)
+                    .map_err(polars_fail)?
+                    .fields()
+                    .to_vec();
+                let encodings = polars::io::parquet::write::get_encodings(&arrow_schema);
+                let sink = BufWriter::with_capacity(1 << 20, file);
+                let writer =
+                    ParquetFileWriter::try_new(sink, arrow_schema, options).map_err(polars_fail)?;
+                Writer::Parquet {
+                    writer,
+                    encodings,
+                    fields,
+                    options,
+                }
+            }
+            Format::Ipc => {
+                // The oldest Arrow layouts (large_utf8 rather than utf8_view) for readers of any age.
+                let arrow_schema = with_metadata(CompatLevel::oldest());
+                let options = polars_arrow::io::ipc::write::WriteOptions { compression: None };
+                let sink = BufWriter::with_capacity(1 << 20, file);
+                Writer::Ipc(
+                    polars_arrow::io::ipc::write::FileWriter::try_new(
+                        sink,
+                        arrow_schema.into(),
+                        None,
+                        options,
+                    )
+                    .map_err(polars_fail)?,
+                )
+            }
+            Format::Csv => Writer::Csv(
+                CsvWriter::new(file)
+                    .include_header(true)
+                    .batched(schema)
+                    .map_err(polars_fail)?,
+            ),
+        };
+        Ok(Self {
+            target: target.to_owned(),
+            temp,
+            writer,
+        })
+    }
+
+    /// Append a batch (one Parquet row group or IPC record batch per call).
+    pub fn write(&mut self, frame: &mut DataFrame) -> Result<(), EngineError> {
+        if frame.height() == 0 {
+            return Ok(());
+        }
+        let target = self.target.clone();
+        let fail = move |e: PolarsError| EngineError::Output {
+            path: target.clone(),
+            problem: safe_summary(&e),
+        };
+        frame.rechunk_mut();
+        match &mut self.writer {
+            Writer::Parquet {
+                writer,
+                encodings,
+                fields,
+                options,
+            } => {
+                for batch in frame.iter_chunks(CompatLevel::newest(), false) {
+                    let rows = batch.len() as u64;
+                    let columns =
+                        row_group_iter(batch, encodings.clone(), fields.clone(), *options);
+                    writer.write(rows, columns).map_err(&fail)?;
+                }
+            }
+            Writer::Ipc(writer) => {
+                for batch in frame.iter_chunks(CompatLevel::oldest(), false) {
+                    writer.write(&batch, None).map_err(&fail)?;
+                }
+            }
+            Writer::Csv(writer) => writer.write_batch(frame).map_err(&fail)?,
+        }
+        Ok(())
+    }
+
+    /// Finish the file, sync it to disk and move it over the target in one rename.
+    pub fn commit(self) -> Result<PathBuf, EngineError> {
+        let fail = |problem: String| EngineError::Output {
+            path: self.target.clone(),
+            problem,
+        };
+        let polars_fail = |e: PolarsError| fail(safe_summary(&e));
+        let buffered = match self.writer {
+            Writer::Parquet { mut writer, .. } => {
+                writer.end(None).map_err(polars_fail)?;
+                Some(writer.into_inner())
+            }
+            Writer::Ipc(mut writer) => {
+                writer.finish().map_err(polars_fail)?;
+                Some(writer.into_inner())
+            }
+            Writer::Csv(mut writer) => {
+                writer.finish().map_err(polars_fail)?;
+                None
+            }
+        };
+        if let Some(mut buffered) = buffered {
+            buffered.flush().map_err(|e| fail(e.kind().to_string()))?;
+        }
+        self.temp
+            .as_file()
+            .sync_all()
+            .map_err(|e| fail(e.kind().to_string()))?;
+        self.temp.persist(&self.target).map_err(|e| {
+            fail(format!(
+                "cannot move the finished file into place: {}",
+                e.error.kind()
+            ))
+        })?;
+        if let Some(dir) = self.target.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Make the rename itself durable; a failure here loses nothing already written.
+            let _ = File::open(dir).and_then(|d| d.sync_all());
+        }
+        Ok(self.target)
+    }
+}

@@ -1,0 +1,267 @@
+//! One batch in, one batch out: the plan's released columns computed by the kernels,
+//! rows dropped where a `drop_row` column had no canonical form.
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use polars_arrow::datatypes::Metadata;
+
+use super::EngineError;
+use super::bridge::{from_arrow_rs, to_arrow_rs};
+use crate::kernels::batch::{self, KernelOutput, LinkSource, Tally};
+use crate::kernels::generalise::{AgeBands, Buckets};
+use crate::kernels::keys::{MasterKey, Pseudonymiser, SPEC_VERSION};
+use crate::plan::{Plan, Transform};
+use crate::spec::{Generalise, LinkPart, OnInvalid, PseudonymKind};
+
+/// A released column with its kernel ready (HMAC keyed once, bands and buckets built).
+struct Prepared {
+    name: String,
+    on_invalid: OnInvalid,
+    op: Op,
+}
+
+enum Op {
+    Keep(String),
+    Bsn(Pseudonymiser, String),
+    Name(Pseudonymiser, Vec<String>),
+    Link(Pseudonymiser, Vec<LinkPart>),
+    Year(String),
+    Month(String),
+    AgeBand(String, NaiveDate, AgeBands),
+    Pc4(String),
+    Bucket(String, Buckets),
+    TopCode(String, f64),
+}
+
+/// The per-batch work of a plan.
+pub struct BatchTransform {
+    columns: Vec<Prepared>,
+    /// Field metadata of the pseudonym columns, by output name.
+    metadata: Vec<(String, Metadata)>,
+}
+
+/// One transformed batch.
+pub struct BatchOutput {
+    pub frame: DataFrame,
+    /// Per released column, in plan order.
+    pub tallies: Vec<Tally>,
+    pub rows_dropped: u64,
+}
+
+impl BatchTransform {
+    pub fn new(plan: &Plan, key: &MasterKey) -> Result<Self, EngineError> {
+        let domain_name = &plan.pipeline.declaration.pseudonym_domain;
+        let domain = key.domain(domain_name);
+        let fingerprint = key.fingerprint();
+        let mut metadata = Vec::new();
+        let columns = plan
+            .outputs
+            .iter()
+            .map(|out| {
+                let op = match &out.transform {
+                    Transform::Keep { source } => Op::Keep(source.clone()),
+                    Transform::Pseudonymise { kind, parts } => {
+                        let p = domain.pseudonymiser(kind.as_str());
+                        metadata.push((
+                            out.name.clone(),
+                            Metadata::from_iter(
+                                [
+                                    ("doel.pseudonym.spec", SPEC_VERSION),
+                                    ("doel.pseudonym.kind", kind.as_str()),
+                                    ("doel.pseudonym.domain", domain_name),
+                                    ("doel.pseudonym.key_fingerprint", &fingerprint),
+                                ]
+                                .map(|(k, v)| (PlSmallStr::from_str(k), PlSmallStr::from_str(v))),
+                            ),
+                        ));
+                        match (kind, parts.as_slice()) {
+                            (PseudonymKind::Bsn, [LinkPart::Name(cols)]) if cols.len() == 1 => {
+                                Op::Bsn(p, cols[0].clone())
+                            }
+                            (PseudonymKind::Name, [LinkPart::Name(cols)]) => {
+                                Op::Name(p, cols.clone())
+                            }
+                            (PseudonymKind::Link, parts) => Op::Link(p, parts.to_vec()),
+                            _ => {
+                                return Err(EngineError::Internal(format!(
+                                    "malformed sources for `{}`",
+                                    out.name
+                                )));
+                            }
+                        }
+                    }
+                    Transform::Generalise { source, to } => {
+                        let source = source.clone();
+                        match to {
+                            Generalise::Year => Op::Year(source),
+                            Generalise::Month => Op::Month(source),
+                            Generalise::Pc4 => Op::Pc4(source),
+                            Generalise::TopCode(max) => Op::TopCode(source, *max),
+                            Generalise::AgeBand(bounds) => Op::AgeBand(
+                                source,
+                                plan.reference_date,
+                                AgeBands::new(bounds).ok_or_else(|| {
+                                    EngineError::Internal("unchecked age bands".into())
+                                })?,
+                            ),
+                            Generalise::Bucket(edges) => Op::Bucket(
+                                source,
+                                Buckets::new(edges).ok_or_else(|| {
+                                    EngineError::Internal("unchecked bucket edges".into())
+                                })?,
+                            ),
+                        }
+                    }
+                };
+                Ok(Prepared {
+                    name: out.name.clone(),
+                    on_invalid: out.on_invalid,
+                    op,
+                })
+            })
+            .collect::<Result<_, EngineError>>()?;
+        Ok(Self { columns, metadata })
+    }
+
+    /// Field metadata for the pseudonym columns: spec version, kind, domain, key fingerprint.
+    pub fn field_metadata(&self) -> &[(String, Metadata)] {
+        &self.metadata
+    }
+
+    /// Transform one batch whose first row is data row `first_row` (1-based) of the input.
+    pub fn apply(&self, df: &DataFrame, first_row: u64) -> Result<BatchOutput, EngineError> {
+        let mut columns = Vec::with_capacity(self.columns.len());
+        let mut tallies = Vec::with_capacity(self.columns.len());
+        let mut keep_rows: Option<BooleanChunked> = None;
+        for prepared in &self.columns {
+            let (series, tally) = self.column(prepared, df)?;
+            if let Some((row, reason)) = tally.first_rejected {
+                match prepared.on_invalid {
+                    OnInvalid::Fail => {
+                        return Err(EngineError::InvalidValue {
+                            column: prepared.name.clone(),
+                            row: first_row + row as u64,
+                            reason,
+                        });
+                    }
+                    OnInvalid::DropRow => {
+                        let present = series.is_not_null();
+                        keep_rows = Some(match keep_rows {
+                            Some(mask) => &mask & &present,
+                            None => present,
+                        });
+                    }
+                    OnInvalid::Null => {}
+                }
+            }
+            columns.push(series.into_column());
+            tallies.push(tally);
+        }
+        let mut frame = DataFrame::new(df.height(), columns)
+            .map_err(|e| EngineError::Internal(super::safe_summary(&e)))?;
+        let mut rows_dropped = 0;
+        if let Some(mask) = keep_rows {
+            frame = frame
+                .filter(&mask)
+                .map_err(|e| EngineError::Internal(super::safe_summary(&e)))?;
+            rows_dropped = (df.height() - frame.height()) as u64;
+        }
+        Ok(BatchOutput {
+            frame,
+            tallies,
+            rows_dropped,
+        })
+    }
+
+    fn column(&self, prepared: &Prepared, df: &DataFrame) -> Result<(Series, Tally), EngineError> {
+        let text = |name: &str| input(df, name, Want::Text);
+        let date = |name: &str| input(df, name, Want::Date);
+        let output: KernelOutput = match &prepared.op {
+            Op::Keep(source) => {
+                let series = source_series(df, source)?
+                    .clone()
+                    .with_name(PlSmallStr::from_str(&prepared.name));
+                return Ok((series, Tally::default()));
+            }
+            Op::Bsn(p, source) => batch::pseudonymise_bsn(p, text(source)?.as_ref()),
+            Op::Name(p, sources) => {
+                let arrays = sources
+                    .iter()
+                    .map(|s| text(s))
+                    .collect::<Result<Vec<_>, _>>()?;
+                batch::pseudonymise_name(p, &arrays.iter().map(|a| a.as_ref()).collect::<Vec<_>>())
+            }
+            Op::Link(p, parts) => {
+                let arrays: Vec<Vec<arrow::array::ArrayRef>> = parts
+                    .iter()
+                    .map(|part| match part {
+                        LinkPart::Date(c) => Ok(vec![date(c)?]),
+                        LinkPart::Name(cs) => cs.iter().map(|c| text(c)).collect(),
+                    })
+                    .collect::<Result<_, EngineError>>()?;
+                let sources: Vec<LinkSource> = parts
+                    .iter()
+                    .zip(&arrays)
+                    .map(|(part, arrays)| match part {
+                        LinkPart::Date(_) => LinkSource::Date(arrays[0].as_ref()),
+                        LinkPart::Name(_) => {
+                            LinkSource::Name(arrays.iter().map(|a| a.as_ref()).collect())
+                        }
+                    })
+                    .collect();
+                batch::pseudonymise_link(p, &sources)
+            }
+            Op::Year(source) => batch::year(date(source)?.as_ref()),
+            Op::Month(source) => batch::month(date(source)?.as_ref()),
+            Op::AgeBand(source, reference, bands) => {
+                batch::age_band(date(source)?.as_ref(), *reference, bands)
+            }
+            Op::Pc4(source) => batch::pc4(text(source)?.as_ref()),
+            Op::Bucket(source, buckets) => {
+                batch::bucket(input(df, source, Want::Number)?.as_ref(), buckets)
+            }
+            Op::TopCode(source, max) => {
+                batch::top_code(input(df, source, Want::Number)?.as_ref(), *max)
+            }
+        }
+        .map_err(|e| EngineError::Internal(format!("column `{}`: {e}", prepared.name)))?;
+        let (array, tally) = output;
+        Ok((from_arrow_rs(&prepared.name, &array)?, tally))
+    }
+}
+
+/// The arrow type a kernel reads.
+#[derive(Clone, Copy)]
+enum Want {
+    Text,
+    Date,
+    Number,
+}
+
+fn source_series<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Series, EngineError> {
+    df.column(name)
+        .map(Column::as_materialized_series)
+        .map_err(|_| EngineError::Internal(format!("planned column `{name}` is not in the batch")))
+}
+
+/// A source column as the arrow-rs array a kernel takes: integers become text for BSNs
+/// and postcodes, every integer width becomes int64 and every float float64 for numbers.
+fn input(df: &DataFrame, name: &str, want: Want) -> Result<arrow::array::ArrayRef, EngineError> {
+    let series = source_series(df, name)?;
+    let dtype = series.dtype();
+    let target = match want {
+        Want::Text if dtype.is_integer() => Some(DataType::String),
+        Want::Number if dtype.is_integer() && *dtype != DataType::Int64 => Some(DataType::Int64),
+        Want::Number if dtype.is_float() && *dtype != DataType::Float64 => Some(DataType::Float64),
+        Want::Text | Want::Date | Want::Number => None,
+    };
+    match target {
+        Some(t) => {
+            let cast = series.cast(&t).map_err(|e| {
+                EngineError::Internal(format!("casting `{name}`: {}", super::safe_summary(&e)))
+            })?;
+            to_arrow_rs(&cast)
+        }
+        None => to_arrow_rs(series),
+    }
+}

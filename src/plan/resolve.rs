@@ -1,0 +1,403 @@
+//! Resolution of a [`Pipeline`] against an input schema.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use crate::spec::{Column, Generalise, LinkPart, OnInvalid, Operation, Pipeline, PseudonymKind};
+
+/// An input column's type, as far as the plan cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnType {
+    Text,
+    Integer,
+    Float,
+    Boolean,
+    Date,
+    /// Any other type, by its engine's name: can be kept or dropped, nothing else.
+    Other(String),
+}
+
+impl ColumnType {
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Text => "text",
+            Self::Integer => "integer",
+            Self::Float => "float",
+            Self::Boolean => "boolean",
+            Self::Date => "date",
+            Self::Other(name) => name,
+        }
+    }
+}
+
+/// A pipeline that does not fit its input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// A column the pipeline names is not in the input.
+    #[error("column `{column}` (used by `[columns] {entry}`) is not in the input")]
+    MissingColumn { column: String, entry: String },
+    /// A column's type does not suit the operation.
+    #[error("column `{column}` is {found}, but `[columns] {entry}` needs {expected}")]
+    WrongType {
+        column: String,
+        entry: String,
+        found: String,
+        expected: &'static str,
+    },
+}
+
+impl PlanError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::MissingColumn { .. } => {
+                "check the spelling against the export's header; the error lists no data, only names"
+            }
+            Self::WrongType { .. } => "keep the column, or convert it in the export",
+        }
+    }
+}
+
+/// What the engine computes for one released column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transform {
+    Keep {
+        source: String,
+    },
+    Pseudonymise {
+        kind: PseudonymKind,
+        parts: Vec<LinkPart>,
+    },
+    Generalise {
+        source: String,
+        to: Generalise,
+    },
+}
+
+/// One released column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputColumn {
+    pub name: String,
+    pub transform: Transform,
+    /// What happens to a value without a canonical form (`Keep`: never consulted).
+    pub on_invalid: OnInvalid,
+}
+
+impl OutputColumn {
+    /// The input columns read, in order.
+    pub fn sources(&self) -> Vec<&str> {
+        match &self.transform {
+            Transform::Keep { source } | Transform::Generalise { source, .. } => vec![source],
+            Transform::Pseudonymise { parts, .. } => {
+                parts.iter().flat_map(LinkPart::columns).collect()
+            }
+        }
+    }
+
+    /// A short description: `pseudonymise (bsn)`, `generalise to pc4`, `keep`.
+    pub fn describe(&self) -> String {
+        match &self.transform {
+            Transform::Keep { .. } => "keep".into(),
+            Transform::Pseudonymise { kind, .. } => format!("pseudonymise ({})", kind.as_str()),
+            Transform::Generalise { to, .. } => {
+                format!("generalise to {}", describe_generalise(to))
+            }
+        }
+    }
+}
+
+fn describe_generalise(to: &Generalise) -> String {
+    match to {
+        Generalise::Year => "year".into(),
+        Generalise::Month => "month".into(),
+        Generalise::AgeBand(bands) => format!("age band {bands:?}"),
+        Generalise::Pc4 => "pc4".into(),
+        Generalise::Bucket(edges) => format!("bucket {edges:?}"),
+        Generalise::TopCode(max) => format!("top code at {max}"),
+    }
+}
+
+/// The fate of one input column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fate {
+    /// Read for these released columns (possibly under another name or transformed).
+    Used { by: Vec<String> },
+    /// Dropped because the pipeline says `drop`.
+    DroppedByPipeline,
+    /// Dropped because the pipeline does not name it (deny by default).
+    NotNamed,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputColumn {
+    pub name: String,
+    pub column_type: ColumnType,
+    pub fate: Fate,
+}
+
+/// The resolved plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub pipeline: Pipeline,
+    /// The day ages are computed on.
+    pub reference_date: NaiveDate,
+    /// Every input column, in input order.
+    pub inputs: Vec<InputColumn>,
+    /// The released columns, in pipeline order.
+    pub outputs: Vec<OutputColumn>,
+}
+
+impl Plan {
+    /// Resolve `pipeline` against an input's columns (in input order).
+    pub fn resolve(
+        pipeline: Pipeline,
+        schema: &[(String, ColumnType)],
+        reference_date: NaiveDate,
+    ) -> Result<Self, PlanError> {
+        let types: BTreeMap<&str, &ColumnType> =
+            schema.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        let mut outputs = Vec::new();
+        let mut dropped = std::collections::BTreeSet::new();
+        for column in &pipeline.columns {
+            check_column(column, &types)?;
+            let (name, transform, on_invalid) = match &column.operation {
+                Operation::Drop { source } => {
+                    dropped.insert(source.clone());
+                    continue;
+                }
+                Operation::Keep { source, output } => (
+                    output,
+                    Transform::Keep {
+                        source: source.clone(),
+                    },
+                    OnInvalid::Null,
+                ),
+                Operation::Pseudonymise {
+                    kind,
+                    sources,
+                    output,
+                    on_invalid,
+                } => (
+                    output,
+                    Transform::Pseudonymise {
+                        kind: *kind,
+                        parts: sources.clone(),
+                    },
+                    *on_invalid,
+                ),
+                Operation::Generalise {
+                    source,
+                    to,
+                    output,
+                    on_invalid,
+                } => (
+                    output,
+                    Transform::Generalise {
+                        source: source.clone(),
+                        to: to.clone(),
+                    },
+                    *on_invalid,
+                ),
+            };
+            outputs.push(OutputColumn {
+                name: name.clone(),
+                transform,
+                on_invalid,
+            });
+        }
+        let inputs = schema
+            .iter()
+            .map(|(name, column_type)| {
+                let by: Vec<String> = outputs
+                    .iter()
+                    .filter(|o| o.sources().contains(&name.as_str()))
+                    .map(|o| o.name.clone())
+                    .collect();
+                let fate = if !by.is_empty() {
+                    Fate::Used { by }
+                } else if dropped.contains(name) {
+                    Fate::DroppedByPipeline
+                } else {
+                    Fate::NotNamed
+                };
+                InputColumn {
+                    name: name.clone(),
+                    column_type: column_type.clone(),
+                    fate,
+                }
+            })
+            .collect();
+        Ok(Self {
+            pipeline,
+            reference_date,
+            inputs,
+            outputs,
+        })
+    }
+
+    /// The input columns the engine must read (every other column is never decoded).
+    pub fn needed_inputs(&self) -> Vec<&str> {
+        self.inputs
+            .iter()
+            .filter(|c| matches!(c.fate, Fate::Used { .. }))
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+
+    /// The input column's type.
+    pub fn input_type(&self, name: &str) -> Option<&ColumnType> {
+        self.inputs
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| &c.column_type)
+    }
+}
+
+const TEXT: &str = "text";
+const TEXT_OR_INTEGER: &str = "text or an integer";
+const DATE: &str = "a date (or text as YYYY-MM-DD)";
+const NUMBER: &str = "a number (or text holding one)";
+
+/// Every source exists and has a type the operation can read.
+fn check_column(column: &Column, types: &BTreeMap<&str, &ColumnType>) -> Result<(), PlanError> {
+    let checks: Vec<(&str, &'static str)> = match &column.operation {
+        Operation::Keep { source, .. } | Operation::Drop { source } => vec![(source, "")],
+        Operation::Pseudonymise {
+            kind: PseudonymKind::Bsn,
+            sources,
+            ..
+        } => sources
+            .iter()
+            .flat_map(LinkPart::columns)
+            .map(|c| (c, TEXT_OR_INTEGER))
+            .collect(),
+        Operation::Pseudonymise { sources, .. } => sources
+            .iter()
+            .flat_map(|part| {
+                let expected = if matches!(part, LinkPart::Date(_)) {
+                    DATE
+                } else {
+                    TEXT
+                };
+                part.columns().map(move |c| (c, expected))
+            })
+            .collect(),
+        Operation::Generalise { source, to, .. } => vec![(
+            source,
+            match to {
+                Generalise::Year | Generalise::Month | Generalise::AgeBand(_) => DATE,
+                Generalise::Pc4 => TEXT_OR_INTEGER,
+                Generalise::Bucket(_) | Generalise::TopCode(_) => NUMBER,
+            },
+        )],
+    };
+    for (name, expected) in checks {
+        let found = types.get(name).ok_or_else(|| PlanError::MissingColumn {
+            column: name.to_owned(),
+            entry: column.entry.clone(),
+        })?;
+        let fits = match expected {
+            "" => true,
+            TEXT => **found == ColumnType::Text,
+            TEXT_OR_INTEGER => matches!(found, ColumnType::Text | ColumnType::Integer),
+            DATE => matches!(found, ColumnType::Text | ColumnType::Date),
+            _ => matches!(
+                found,
+                ColumnType::Text | ColumnType::Integer | ColumnType::Float
+            ),
+        };
+        if !fits {
+            return Err(PlanError::WrongType {
+                column: name.to_owned(),
+                entry: column.entry.clone(),
+                found: found.name().to_owned(),
+                expected,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn pipeline(columns: &str) -> Pipeline {
+        let text = format!(
+            "[pipeline]\nname='t'\npurpose='research'\nlegal_basis='public-task'\nrecipient='r'\npseudonym_domain='d'\n[input]\npath='i.csv'\n[output]\npath='o.csv'\n[columns]\n{columns}"
+        );
+        Pipeline::parse(Path::new("p.toml"), &text).unwrap()
+    }
+
+    fn schema() -> Vec<(String, ColumnType)> {
+        [
+            ("bsn", ColumnType::Text),
+            ("voornaam", ColumnType::Text),
+            ("geboren", ColumnType::Date),
+            ("notities", ColumnType::Text),
+            ("bedrag", ColumnType::Float),
+        ]
+        .into_iter()
+        .map(|(n, t)| (n.to_owned(), t))
+        .collect()
+    }
+
+    fn resolve(columns: &str) -> Result<Plan, PlanError> {
+        Plan::resolve(
+            pipeline(columns),
+            &schema(),
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        )
+    }
+
+    #[test]
+    fn every_input_column_has_a_fate() {
+        let plan = resolve("bsn = { action = 'pseudonymise', kind = 'bsn', as = 'id' }\nnaam = { action = 'pseudonymise', kind = 'name', from = ['voornaam'] }\nbedrag = 'drop'\ngeboren = { action = 'generalise', to = 'year' }").unwrap();
+        let fates: Vec<_> = plan
+            .inputs
+            .iter()
+            .map(|c| (c.name.as_str(), &c.fate))
+            .collect();
+        assert_eq!(
+            fates[0],
+            (
+                "bsn",
+                &Fate::Used {
+                    by: vec!["id".into()]
+                }
+            )
+        );
+        assert_eq!(
+            fates[1],
+            (
+                "voornaam",
+                &Fate::Used {
+                    by: vec!["naam".into()]
+                }
+            )
+        );
+        assert_eq!(fates[3], ("notities", &Fate::NotNamed));
+        assert_eq!(fates[4], ("bedrag", &Fate::DroppedByPipeline));
+        assert_eq!(plan.needed_inputs(), ["bsn", "voornaam", "geboren"]);
+    }
+
+    #[test]
+    fn missing_and_mistyped_columns_are_refused() {
+        assert_eq!(
+            resolve("bsnn = 'keep'").unwrap_err(),
+            PlanError::MissingColumn {
+                column: "bsnn".into(),
+                entry: "bsnn".into()
+            }
+        );
+        assert!(matches!(
+            resolve("bedrag = { action = 'generalise', to = 'year' }"),
+            Err(PlanError::WrongType { .. })
+        ));
+        assert!(matches!(
+            resolve("geboren = { action = 'pseudonymise', kind = 'bsn' }"),
+            Err(PlanError::WrongType { .. })
+        ));
+    }
+}
