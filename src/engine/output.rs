@@ -24,15 +24,17 @@ pub struct OutputFile {
 }
 
 enum Writer {
-    Parquet {
-        writer: ParquetFileWriter<BufWriter<File>>,
-        encodings: polars_buffer::Buffer<Vec<Encoding>>,
-        fields: Vec<ParquetType>,
-        options: WriteOptions,
-    },
+    Parquet(Box<ParquetSink>),
     Ipc(polars_arrow::io::ipc::write::FileWriter<BufWriter<File>>),
     /// Unbuffered: the CSV writer formats a whole batch before each write.
     Csv(polars::io::csv::write::BatchedWriter<File>),
+}
+
+struct ParquetSink {
+    writer: ParquetFileWriter<BufWriter<File>>,
+    encodings: polars_buffer::Buffer<Vec<Encoding>>,
+    fields: Vec<ParquetType>,
+    options: WriteOptions,
 }
 
 impl OutputFile {
@@ -99,12 +101,12 @@ impl OutputFile {
                 let sink = BufWriter::with_capacity(1 << 20, file);
                 let writer =
                     ParquetFileWriter::try_new(sink, arrow_schema, options).map_err(polars_fail)?;
-                Writer::Parquet {
+                Writer::Parquet(Box::new(ParquetSink {
                     writer,
                     encodings,
                     fields,
                     options,
-                }
+                }))
             }
             Format::Ipc => {
                 // The oldest Arrow layouts (large_utf8 rather than utf8_view) for readers of any age.
@@ -147,17 +149,16 @@ impl OutputFile {
         };
         frame.rechunk_mut();
         match &mut self.writer {
-            Writer::Parquet {
-                writer,
-                encodings,
-                fields,
-                options,
-            } => {
+            Writer::Parquet(sink) => {
                 for batch in frame.iter_chunks(CompatLevel::newest(), false) {
                     let rows = batch.len() as u64;
-                    let columns =
-                        row_group_iter(batch, encodings.clone(), fields.clone(), *options);
-                    writer.write(rows, columns).map_err(&fail)?;
+                    let columns = row_group_iter(
+                        batch,
+                        sink.encodings.clone(),
+                        sink.fields.clone(),
+                        sink.options,
+                    );
+                    sink.writer.write(rows, columns).map_err(&fail)?;
                 }
             }
             Writer::Ipc(writer) => {
@@ -178,9 +179,9 @@ impl OutputFile {
         };
         let polars_fail = |e: PolarsError| fail(safe_summary(&e));
         let buffered = match self.writer {
-            Writer::Parquet { mut writer, .. } => {
-                writer.end(None).map_err(polars_fail)?;
-                Some(writer.into_inner())
+            Writer::Parquet(mut sink) => {
+                sink.writer.end(None).map_err(polars_fail)?;
+                Some(sink.writer.into_inner())
             }
             Writer::Ipc(mut writer) => {
                 writer.finish().map_err(polars_fail)?;

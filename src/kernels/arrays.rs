@@ -9,6 +9,7 @@ use arrow::array::{
 use arrow::datatypes::DataType;
 use chrono::NaiveDate;
 
+use super::batch::Reason;
 use super::canonical;
 
 /// An input array of a type a kernel cannot take.
@@ -104,16 +105,17 @@ impl<'a> Dates<'a> {
         self.len() == 0
     }
 
-    /// `Ok(None)` for a missing value, `Err(())` for one that is not a date.
+    /// The date in row `i`, or why there is none.
     #[inline]
-    pub fn get(&self, i: usize) -> Result<Option<NaiveDate>, ()> {
+    pub fn get(&self, i: usize) -> Result<NaiveDate, Reason> {
         match self {
-            Self::Days(a) if a.is_null(i) => Ok(None),
-            Self::Days(a) => canonical::date_from_days(a.value(i)).map(Some).ok_or(()),
+            Self::Days(a) if a.is_null(i) => Err(Reason::Missing),
+            Self::Days(a) => canonical::date_from_days(a.value(i)).ok_or(Reason::Invalid),
             Self::Iso(s) => match s.get(i) {
-                v if canonical::is_blank(v) => Ok(None),
-                Some(v) => canonical::date_from_iso(v).map(Some).ok_or(()),
-                None => Ok(None),
+                Some(v) if !canonical::is_blank(Some(v)) => {
+                    canonical::date_from_iso(v).ok_or(Reason::Invalid)
+                }
+                _ => Err(Reason::Missing),
             },
         }
     }
@@ -152,19 +154,25 @@ impl<'a> Numbers<'a> {
         self.len() == 0
     }
 
-    /// `Ok(None)` for a missing value, `Err(())` for text that is not a number (or NaN).
+    /// The number in row `i`, or why there is none (text that is no number, or NaN, is invalid).
     #[inline]
-    pub fn get(&self, i: usize) -> Result<Option<f64>, ()> {
+    pub fn get(&self, i: usize) -> Result<f64, Reason> {
         let v = match self {
-            Self::Int(a) => return Ok(a.is_valid(i).then(|| a.value(i) as f64)),
-            Self::Float(a) if a.is_null(i) => return Ok(None),
+            Self::Int(a) if a.is_null(i) => return Err(Reason::Missing),
+            Self::Int(a) => a.value(i) as f64,
+            Self::Float(a) if a.is_null(i) => return Err(Reason::Missing),
             Self::Float(a) => a.value(i),
             Self::Text(s) => match s.get(i) {
-                v if canonical::is_blank(v) => return Ok(None),
-                Some(v) => v.trim().parse::<f64>().map_err(|_| ())?,
-                None => return Ok(None),
+                Some(v) if !canonical::is_blank(Some(v)) => {
+                    v.trim().parse::<f64>().map_err(|_| Reason::Invalid)?
+                }
+                _ => return Err(Reason::Missing),
             },
         };
-        if v.is_nan() { Err(()) } else { Ok(Some(v)) }
+        if v.is_nan() {
+            Err(Reason::Invalid)
+        } else {
+            Ok(v)
+        }
     }
 }

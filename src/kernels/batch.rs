@@ -114,6 +114,15 @@ fn hex_column<S: Send>(
     (string_array(offsets, values, valid), tally)
 }
 
+/// One parallel task's share of a text column: its bytes, each row's end offset within
+/// them, validity, and tally.
+struct TextChunk {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    ok: Vec<bool>,
+    tally: Tally,
+}
+
 /// Variable-width text output: each parallel chunk appends to its own buffer, then the
 /// buffers are joined in order.
 fn text_column<S: Send>(
@@ -121,7 +130,7 @@ fn text_column<S: Send>(
     init: impl Fn() -> S + Sync + Send,
     f: impl Fn(&mut S, usize, &mut Vec<u8>) -> Outcome + Sync + Send,
 ) -> KernelOutput {
-    let chunks: Vec<(Vec<u8>, Vec<usize>, Vec<bool>, Tally)> = (0..len.div_ceil(CHUNK_ROWS))
+    let chunks: Vec<TextChunk> = (0..len.div_ceil(CHUNK_ROWS))
         .into_par_iter()
         .map_init(init, |state, chunk| {
             let rows = chunk * CHUNK_ROWS..((chunk + 1) * CHUNK_ROWS).min(len);
@@ -141,10 +150,15 @@ fn text_column<S: Send>(
                 ok.push(outcome == Outcome::Value);
                 tally.record(row, outcome);
             }
-            (bytes, ends, ok, tally)
+            TextChunk {
+                bytes,
+                ends,
+                ok,
+                tally,
+            }
         })
         .collect();
-    let total: usize = chunks.iter().map(|c| c.0.len()).sum();
+    let total: usize = chunks.iter().map(|c| c.bytes.len()).sum();
     let (mut values, mut offsets, mut valid) = (
         Vec::with_capacity(total),
         Vec::with_capacity(len + 1),
@@ -152,7 +166,13 @@ fn text_column<S: Send>(
     );
     let mut tally = Tally::default();
     offsets.push(0);
-    for (bytes, ends, ok, t) in chunks {
+    for TextChunk {
+        bytes,
+        ends,
+        ok,
+        tally: t,
+    } in chunks
+    {
         let base = values.len();
         values.extend_from_slice(&bytes);
         offsets.extend(ends.iter().map(|e| base + e));
@@ -355,9 +375,8 @@ pub fn pseudonymise_link(
                 }
                 match part {
                     LinkPart::Date(dates) => match dates.get(row) {
-                        Ok(Some(d)) => write_iso(&mut scratch.message, d),
-                        Ok(None) => return Outcome::Rejected(Reason::Missing),
-                        Err(()) => return Outcome::Rejected(Reason::Invalid),
+                        Ok(d) => write_iso(&mut scratch.message, d),
+                        Err(reason) => return Outcome::Rejected(reason),
                     },
                     LinkPart::Name(names) => {
                         let outcome = name_outcome(names.iter().map(|s| s.get(row)), scratch);
@@ -379,20 +398,11 @@ fn write_iso(out: &mut Vec<u8>, d: NaiveDate) {
     write!(out, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day()).expect("writing to a Vec");
 }
 
-fn date_or_reason(dates: &Dates, row: usize) -> Result<NaiveDate, Reason> {
-    match dates.get(row) {
-        Ok(Some(d)) => Ok(d),
-        Ok(None) => Err(Reason::Missing),
-        Err(()) => Err(Reason::Invalid),
-    }
-}
-
 /// Year of a date, as a 32-bit integer.
 pub fn year(values: &dyn Array) -> Result<KernelOutput, KernelError> {
     let dates = Dates::try_new(values)?;
-    let (array, tally) = primitive_column::<Int32Type>(dates.len(), |row| {
-        date_or_reason(&dates, row).map(|d| d.year())
-    });
+    let (array, tally) =
+        primitive_column::<Int32Type>(dates.len(), |row| dates.get(row).map(|d| d.year()));
     Ok((Arc::new(array), tally))
 }
 
@@ -402,7 +412,7 @@ pub fn month(values: &dyn Array) -> Result<KernelOutput, KernelError> {
     Ok(text_column(
         dates.len(),
         || (),
-        |_, row, out| match date_or_reason(&dates, row) {
+        |_, row, out| match dates.get(row) {
             Ok(d) => {
                 out.extend_from_slice(generalise::month_label(d).as_bytes());
                 Outcome::Value
@@ -423,7 +433,8 @@ pub fn age_band(
         dates.len(),
         || (),
         |_, row, out| {
-            let age = date_or_reason(&dates, row)
+            let age = dates
+                .get(row)
                 .and_then(|d| generalise::age_on(d, reference).ok_or(Reason::Invalid));
             match age {
                 Ok(age) => {
@@ -458,21 +469,14 @@ pub fn pc4(values: &dyn Array) -> Result<KernelOutput, KernelError> {
     ))
 }
 
-fn number_or_reason(numbers: &Numbers, row: usize) -> Result<f64, Reason> {
-    match numbers.get(row) {
-        Ok(Some(v)) => Ok(v),
-        Ok(None) => Err(Reason::Missing),
-        Err(()) => Err(Reason::Invalid),
-    }
-}
-
 /// Bucket label of a number.
 pub fn bucket(values: &dyn Array, buckets: &Buckets) -> Result<KernelOutput, KernelError> {
     let numbers = Numbers::try_new(values)?;
     Ok(text_column(
         numbers.len(),
         || (),
-        |_, row, out| match number_or_reason(&numbers, row)
+        |_, row, out| match numbers
+            .get(row)
             .and_then(|v| buckets.label(v).ok_or(Reason::Invalid))
         {
             Ok(label) => {
@@ -503,7 +507,7 @@ pub fn top_code(values: &dyn Array, max: f64) -> Result<KernelOutput, KernelErro
         _ => {
             let (array, tally): (Float64Array, Tally) =
                 primitive_column::<Float64Type>(numbers.len(), |row| {
-                    number_or_reason(&numbers, row).map(|v| v.min(max))
+                    numbers.get(row).map(|v| v.min(max))
                 });
             (Arc::new(array), tally)
         }
