@@ -1,0 +1,535 @@
+//! The `doel` binary run as a user runs it, on the committed sample data, each test in a
+//! fresh temporary directory.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use hmac::{KeyInit, Mac};
+use polars::prelude::*;
+use predicates::str::contains;
+use tempfile::TempDir;
+
+const RESEARCH: &str = "pipelines/onderzoek-ontwikkeling.toml";
+const MUNICIPALITY: &str = "pipelines/gemeente-jeugd.toml";
+const RUN_DATE: &str = "2026-11-01";
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn doel(dir: &TempDir) -> Command {
+    let mut cmd = Command::cargo_bin("doel").unwrap();
+    cmd.current_dir(dir.path()).env_remove("DOEL_KEY_FILE");
+    cmd
+}
+
+/// `doel run PIPELINE` on `input`, writing `output` inside `dir`, with the demo key.
+fn run(dir: &TempDir, pipeline: &str, input: &str, output: &str) -> Command {
+    let mut cmd = doel(dir);
+    cmd.arg("run")
+        .arg(repo(pipeline))
+        .arg("--input")
+        .arg(repo(input))
+        .arg("--output")
+        .arg(dir.path().join(output))
+        .arg("--key-file")
+        .arg(repo("sample-data/demo.key"))
+        .arg("--run-date")
+        .arg(RUN_DATE);
+    cmd
+}
+
+fn read_parquet(path: &Path) -> DataFrame {
+    let path = PlRefPath::new(path.to_str().unwrap());
+    LazyFrame::scan_parquet(path, ScanArgsParquet::default())
+        .unwrap()
+        .collect()
+        .unwrap()
+}
+
+fn read_csv_as_text(path: &Path) -> DataFrame {
+    LazyCsvReader::new(PlRefPath::new(path.to_str().unwrap()))
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .finish()
+        .unwrap()
+        .collect()
+        .unwrap()
+}
+
+fn column_names(df: &DataFrame) -> Vec<&str> {
+    df.get_column_names().iter().map(|n| n.as_str()).collect()
+}
+
+fn strings(df: &DataFrame, column: &str) -> Vec<Option<String>> {
+    let series = df
+        .column(column)
+        .unwrap()
+        .as_materialized_series()
+        .cast(&DataType::String)
+        .unwrap();
+    series
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.map(str::to_owned))
+        .collect()
+}
+
+/// An implementation of the BSN canonical form and pseudonym written apart from the
+/// kernels, straight from `spec/pseudonyms-v1.md`.
+mod independent {
+    use super::*;
+
+    pub fn canonical_bsn(raw: &str) -> Option<String> {
+        let digits: String = raw
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '.' | '-'))
+            .collect();
+        if !(8..=9).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let padded = format!("{digits:0>9}");
+        let sum: i64 = padded
+            .chars()
+            .zip([9, 8, 7, 6, 5, 4, 3, 2, -1])
+            .map(|(c, w)| w * c.to_digit(10).unwrap() as i64)
+            .sum();
+        (sum % 11 == 0 && padded != "000000000").then_some(padded)
+    }
+
+    fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+        mac.update(message);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    pub fn pseudonym(key_hex: &str, domain: &str, kind: &str, canonical: &str) -> String {
+        let key = hex::decode(key_hex.trim()).unwrap();
+        let domain_key = hmac(&key, format!("doel/v1/domain/{domain}").as_bytes());
+        hex::encode(&hmac(&domain_key, format!("{kind}\x1f{canonical}").as_bytes())[..16])
+    }
+}
+
+fn demo_key() -> String {
+    std::fs::read_to_string(repo("sample-data/demo.key")).unwrap()
+}
+
+/// Count, per the independent canonical form, (missing, invalid) values of a column.
+fn bsn_rejections(values: &[Option<String>]) -> (usize, usize) {
+    let missing = values
+        .iter()
+        .filter(|v| v.as_deref().is_none_or(|s| s.trim().is_empty()))
+        .count();
+    let invalid = values
+        .iter()
+        .filter(|v| {
+            v.as_deref()
+                .is_some_and(|s| !s.trim().is_empty() && independent::canonical_bsn(s).is_none())
+        })
+        .count();
+    (missing, invalid)
+}
+
+#[test]
+fn plan_lists_every_sample_column_with_its_fate() {
+    let dir = TempDir::new().unwrap();
+    let out = doel(&dir)
+        .arg("plan")
+        .arg(repo(RESEARCH))
+        .arg("--input")
+        .arg(repo("sample-data/export.parquet"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let input = read_parquet(&repo("sample-data/export.parquet"));
+    for name in input.get_column_names() {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name.as_str()))
+            .unwrap_or_else(|| panic!("{name} not in plan:\n{text}"));
+        assert!(line.contains("USE") || line.contains("DROP"), "{line}");
+    }
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("notities ") && l.contains("DROP  not named in the pipeline"))
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("kind_bsn ") && l.contains("pseudonymise (bsn) -> kind_id"))
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("kind_voornaam ") && l.contains("-> koppelsleutel"))
+    );
+}
+
+#[test]
+fn research_extract_holds_only_named_columns_with_independent_pseudonyms() {
+    let dir = TempDir::new().unwrap();
+    let out = run(&dir, RESEARCH, "sample-data/export.parquet", "x.parquet")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+
+    let extract = read_parquet(&dir.path().join("x.parquet"));
+    assert_eq!(
+        column_names(&extract),
+        [
+            "kind_id",
+            "ouder_id",
+            "koppelsleutel",
+            "geboortejaar",
+            "kind_geslacht",
+            "postcode",
+            "opvangsoort",
+            "contract_start_maand",
+            "uren_per_maand"
+        ]
+    );
+
+    // Pseudonyms equal an independent computation, row for row, after the dropped rows.
+    let input = read_parquet(&repo("sample-data/export.parquet"));
+    let key = demo_key();
+    let expected: Vec<Option<String>> = strings(&input, "kind_bsn")
+        .iter()
+        .filter_map(|v| v.as_deref().and_then(independent::canonical_bsn))
+        .map(|c| {
+            Some(independent::pseudonym(
+                &key,
+                "onderzoek-umc-jeugd",
+                "bsn",
+                &c,
+            ))
+        })
+        .collect();
+    assert_eq!(strings(&extract, "kind_id"), expected);
+
+    // Counts per reason match the input, and are printed.
+    let (missing, invalid) = bsn_rejections(&strings(&input, "kind_bsn"));
+    assert!(
+        invalid > 0 && missing > 0,
+        "the sample must hold damaged BSNs"
+    );
+    assert!(
+        stdout.contains(&format!("read       {} rows", input.height())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("dropped    {} rows", missing + invalid)),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["kind_id", "invalid", &invalid.to_string(), "row", "dropped"]),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["kind_id", "missing", &missing.to_string(), "row", "dropped"]),
+        "{stdout}"
+    );
+    let (parent_missing, parent_invalid) = bsn_rejections(&strings(&input, "ouder_bsn"));
+    let nulls = extract.column("ouder_id").unwrap().null_count();
+    assert!(parent_missing + parent_invalid >= nulls && nulls > 0);
+
+    // The key itself never appears in what doel prints.
+    assert!(
+        !stdout.contains(key.trim()) && !String::from_utf8_lossy(&out.stderr).contains(key.trim())
+    );
+}
+
+#[test]
+fn pseudonym_columns_carry_field_metadata() {
+    let dir = TempDir::new().unwrap();
+    run(&dir, RESEARCH, "sample-data/export.parquet", "x.parquet")
+        .assert()
+        .success();
+    let mut file = std::fs::File::open(dir.path().join("x.parquet")).unwrap();
+    let metadata = polars_parquet::read::read_metadata(&mut file).unwrap();
+    let schema = polars_parquet::read::infer_schema(&metadata).unwrap();
+    let field = schema.get("kind_id").unwrap();
+    let md = field.metadata.as_ref().expect("kind_id has metadata");
+    let get = |k: &str| md.get(k).map(|v| v.as_str());
+    assert_eq!(get("doel.pseudonym.spec"), Some("pseudonyms-v1"));
+    assert_eq!(get("doel.pseudonym.kind"), Some("bsn"));
+    assert_eq!(get("doel.pseudonym.domain"), Some("onderzoek-umc-jeugd"));
+    assert_eq!(
+        get("doel.pseudonym.key_fingerprint"),
+        Some("6ad667b3eaecc0f2")
+    );
+    assert!(schema.get("geboortejaar").unwrap().metadata.is_none());
+}
+
+#[test]
+fn reruns_are_byte_identical_whatever_the_thread_count() {
+    let dir = TempDir::new().unwrap();
+    run(&dir, RESEARCH, "sample-data/export.parquet", "a.parquet")
+        .arg("--threads")
+        .arg("1")
+        .assert()
+        .success();
+    run(&dir, RESEARCH, "sample-data/export.parquet", "b.parquet")
+        .arg("--threads")
+        .arg("2")
+        .assert()
+        .success();
+    run(&dir, RESEARCH, "sample-data/export.parquet", "c.parquet")
+        .assert()
+        .success();
+    let a = std::fs::read(dir.path().join("a.parquet")).unwrap();
+    assert_eq!(a, std::fs::read(dir.path().join("b.parquet")).unwrap());
+    assert_eq!(a, std::fs::read(dir.path().join("c.parquet")).unwrap());
+}
+
+#[test]
+fn csv_and_parquet_inputs_give_the_same_extract() {
+    let dir = TempDir::new().unwrap();
+    run(&dir, RESEARCH, "sample-data/export.parquet", "p.csv")
+        .assert()
+        .success();
+    run(&dir, RESEARCH, "sample-data/export.csv", "c.csv")
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(dir.path().join("p.csv")).unwrap(),
+        std::fs::read(dir.path().join("c.csv")).unwrap()
+    );
+}
+
+#[test]
+fn municipality_extract_in_csv_and_ipc() {
+    let dir = TempDir::new().unwrap();
+    run(&dir, MUNICIPALITY, "sample-data/export.csv", "g.csv")
+        .assert()
+        .success()
+        .stdout(contains("written"));
+    let extract = read_csv_as_text(&dir.path().join("g.csv"));
+    assert_eq!(
+        column_names(&extract),
+        [
+            "kind_id",
+            "leeftijdsgroep",
+            "postcode",
+            "gemeentecode",
+            "opvangsoort",
+            "uren_per_maand",
+            "kinderopvangtoeslag"
+        ]
+    );
+    let bands: std::collections::BTreeSet<_> = strings(&extract, "leeftijdsgroep")
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(
+        bands
+            .iter()
+            .all(|b| ["0-3", "4-11", "12+"].contains(&b.as_str())),
+        "{bands:?}"
+    );
+    assert!(
+        strings(&extract, "postcode")
+            .iter()
+            .flatten()
+            .all(|p| p.len() == 4)
+    );
+    run(&dir, MUNICIPALITY, "sample-data/export.csv", "g.arrow")
+        .assert()
+        .success();
+    let mut ipc = std::fs::File::open(dir.path().join("g.arrow")).unwrap();
+    let metadata = polars_arrow::io::ipc::read::read_file_metadata(&mut ipc).unwrap();
+    let field = metadata.schema.get("kind_id").unwrap();
+    let md = field.metadata.as_ref().expect("kind_id has metadata");
+    assert_eq!(
+        md.get("doel.pseudonym.domain").map(|v| v.as_str()),
+        Some("gemeente-sittard-geleen")
+    );
+}
+
+/// A copy of the research pipeline with `edit` applied, written into `dir`.
+fn edited_pipeline(dir: &TempDir, edit: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(repo(RESEARCH)).unwrap();
+    let path = dir.path().join("edited.toml");
+    std::fs::write(&path, edit(text)).unwrap();
+    path
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp") || n.ends_with(".parquet"))
+        .collect()
+}
+
+#[test]
+fn a_failed_run_leaves_no_file() {
+    let dir = TempDir::new().unwrap();
+    let pipeline = edited_pipeline(&dir, |t| {
+        t.replace(
+            r#"as = "kind_id" }"#,
+            r#"as = "kind_id", on_invalid = "fail" }"#,
+        )
+    });
+    let out = doel(&dir)
+        .args(["run", pipeline.to_str().unwrap(), "--input"])
+        .arg(repo("sample-data/export.parquet"))
+        .arg("--output")
+        .arg(dir.path().join("x.parquet"))
+        .arg("--key-file")
+        .arg(repo("sample-data/demo.key"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("column `kind_id`: data row") && stderr.contains("on_invalid = \"fail\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: "));
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+}
+
+fn assert_error(cmd: &mut Command, code: i32, message: &str) {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    assert!(
+        stderr.contains(message),
+        "expected {message:?} in:\n{stderr}"
+    );
+    assert!(stderr.contains("\nhint: "), "{stderr}");
+}
+
+#[test]
+fn missing_key_is_refused() {
+    let dir = TempDir::new().unwrap();
+    assert_error(
+        doel(&dir).arg("run").arg(repo(RESEARCH)),
+        1,
+        "error: no key given",
+    );
+}
+
+#[test]
+fn short_key_is_refused() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("short.key"), "abcd\n").unwrap();
+    assert_error(
+        doel(&dir)
+            .arg("run")
+            .arg(repo(RESEARCH))
+            .arg("--key-file")
+            .arg(dir.path().join("short.key")),
+        1,
+        "the key is 4 characters long",
+    );
+}
+
+#[test]
+fn key_file_from_environment() {
+    let dir = TempDir::new().unwrap();
+    let mut cmd = doel(&dir);
+    cmd.env("DOEL_KEY_FILE", dir.path().join("absent.key"))
+        .arg("run")
+        .arg(repo(RESEARCH));
+    assert_error(&mut cmd, 1, "cannot read key file");
+}
+
+#[test]
+fn unknown_pipeline_key_is_named() {
+    let dir = TempDir::new().unwrap();
+    let pipeline = edited_pipeline(&dir, |t| t.replace("recipient =", "ontvanger ="));
+    assert_error(
+        doel(&dir).arg("plan").arg(pipeline),
+        1,
+        "unknown field `ontvanger`",
+    );
+}
+
+#[test]
+fn missing_input_column_is_named() {
+    let dir = TempDir::new().unwrap();
+    let pipeline = edited_pipeline(&dir, |t| {
+        t.replace("kind_geslacht = \"keep\"", "kind_gender = \"keep\"")
+    });
+    assert_error(
+        doel(&dir)
+            .arg("plan")
+            .arg(pipeline)
+            .arg("--input")
+            .arg(repo("sample-data/export.parquet")),
+        1,
+        "column `kind_gender`",
+    );
+}
+
+#[test]
+fn unreadable_input_is_an_io_error() {
+    let dir = TempDir::new().unwrap();
+    let truncated = dir.path().join("truncated.parquet");
+    let bytes = std::fs::read(repo("sample-data/export.parquet")).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let mut cmd = doel(&dir);
+    cmd.arg("run")
+        .arg(repo(RESEARCH))
+        .arg("--input")
+        .arg(&truncated)
+        .arg("--key-file")
+        .arg(repo("sample-data/demo.key"));
+    assert_error(&mut cmd, 3, "truncated.parquet");
+    let mut cmd = doel(&dir);
+    cmd.arg("plan")
+        .arg(repo(RESEARCH))
+        .arg("--input")
+        .arg(dir.path().join("absent.parquet"));
+    assert_error(&mut cmd, 3, "absent.parquet: entity not found");
+}
+
+#[test]
+fn keygen_writes_a_private_key_and_never_overwrites() {
+    let dir = TempDir::new().unwrap();
+    let out = doel(&dir)
+        .args(["keygen", "--out", "new.key"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let key = std::fs::read_to_string(dir.path().join("new.key")).unwrap();
+    assert_eq!(key.len(), 65);
+    assert!(
+        !String::from_utf8(out.stdout).unwrap().contains(key.trim()),
+        "only the fingerprint is printed"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(dir.path().join("new.key"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    assert_error(
+        doel(&dir).args(["keygen", "--out", "new.key"]),
+        1,
+        "already exists",
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("new.key")).unwrap(),
+        key
+    );
+}
