@@ -23,15 +23,20 @@ fn doel(dir: &TempDir) -> Command {
     cmd
 }
 
-/// `doel run PIPELINE` on `input`, writing `output` inside `dir`, with the demo key.
+/// `doel run PIPELINE` on the repository file `input`, writing `output` inside `dir`.
 fn run(dir: &TempDir, pipeline: &str, input: &str, output: &str) -> Command {
+    run_paths(dir, pipeline, &repo(input), &dir.path().join(output))
+}
+
+/// `doel run PIPELINE --input INPUT --output OUTPUT` with the demo key and a fixed run date.
+fn run_paths(dir: &TempDir, pipeline: &str, input: &Path, output: &Path) -> Command {
     let mut cmd = doel(dir);
     cmd.arg("run")
         .arg(repo(pipeline))
         .arg("--input")
-        .arg(repo(input))
+        .arg(input)
         .arg("--output")
-        .arg(dir.path().join(output))
+        .arg(output)
         .arg("--key-file")
         .arg(repo("sample-data/demo.key"))
         .arg("--run-date")
@@ -532,4 +537,34 @@ fn keygen_writes_a_private_key_and_never_overwrites() {
         std::fs::read_to_string(dir.path().join("new.key")).unwrap(),
         key
     );
+}
+
+/// 50 copies of the sample (150 000 rows) cross a batch boundary: the extract must be
+/// the single-batch extract 50 times over, for 1 and 2 threads.
+#[test]
+fn batches_join_seamlessly() {
+    let dir = TempDir::new().unwrap();
+    let sample = std::fs::read_to_string(repo("sample-data/export.csv")).unwrap();
+    let (header, body) = sample.split_once('\n').unwrap();
+    let big = dir.path().join("big.csv");
+    std::fs::write(&big, format!("{header}\n{}", body.repeat(50))).unwrap();
+    run(&dir, RESEARCH, "sample-data/export.csv", "one.csv")
+        .assert()
+        .success();
+    let one = std::fs::read_to_string(dir.path().join("one.csv")).unwrap();
+    let (out_header, out_body) = one.split_once('\n').unwrap();
+    let expected = format!("{out_header}\n{}", out_body.repeat(50));
+    for threads in ["1", "2"] {
+        let output = dir.path().join(format!("big-{threads}.csv"));
+        run_paths(&dir, RESEARCH, &big, &output)
+            .arg("--threads")
+            .arg(threads)
+            .assert()
+            .success()
+            .stdout(contains("read       150000 rows"));
+        assert!(
+            std::fs::read_to_string(&output).unwrap() == expected,
+            "{threads} threads"
+        );
+    }
 }
