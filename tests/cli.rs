@@ -398,10 +398,29 @@ fn a_failed_run_leaves_no_file() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
+    // The first BSN without a canonical form, found independently, is named by row only.
+    let bsns = strings(
+        &read_parquet(&repo("sample-data/export.parquet")),
+        "kind_bsn",
+    );
+    let first = bsns
+        .iter()
+        .position(|v| v.as_deref().and_then(independent::canonical_bsn).is_none())
+        .unwrap();
+    let expected = format!(
+        "column `kind_id` (from `kind_bsn`): data row {} has no canonical form",
+        first + 1
+    );
     assert!(
-        stderr.contains("column `kind_id`: data row") && stderr.contains("on_invalid = \"fail\""),
+        stderr.contains(&expected) && stderr.contains("on_invalid = \"fail\""),
         "{stderr}"
     );
+    for value in bsns.iter().flatten().filter(|v| v.trim().len() >= 8) {
+        assert!(
+            !stderr.contains(value.trim()),
+            "a BSN from the data is in the message"
+        );
+    }
     assert!(stderr.contains("hint: "));
     assert_eq!(leftovers(dir.path()), Vec::<String>::new());
 }
@@ -565,6 +584,78 @@ fn batches_join_seamlessly() {
         assert!(
             std::fs::read_to_string(&output).unwrap() == expected,
             "{threads} threads"
+        );
+        run_paths(
+            &dir,
+            RESEARCH,
+            &big,
+            &dir.path().join(format!("big-{threads}.parquet")),
+        )
+        .arg("--threads")
+        .arg(threads)
+        .assert()
+        .success();
+    }
+    let parquet = |t: &str| std::fs::read(dir.path().join(format!("big-{t}.parquet"))).unwrap();
+    assert_eq!(
+        parquet("1"),
+        parquet("2"),
+        "two row groups, the same bytes for 1 and 2 threads"
+    );
+}
+
+#[test]
+fn a_key_given_as_the_pipeline_is_never_echoed() {
+    let dir = TempDir::new().unwrap();
+    let key = demo_key();
+    let out = doel(&dir)
+        .arg("plan")
+        .arg(repo("sample-data/demo.key"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("line 1, column"), "{stderr}");
+    assert!(!stderr.contains(&key.trim()[..16]), "{stderr}");
+}
+
+#[test]
+fn the_output_never_replaces_the_key() {
+    let dir = TempDir::new().unwrap();
+    let key = dir.path().join("k.key");
+    std::fs::copy(repo("sample-data/demo.key"), &key).unwrap();
+    let before = std::fs::read(&key).unwrap();
+    let mut cmd = doel(&dir);
+    cmd.arg("run")
+        .arg(repo(RESEARCH))
+        .arg("--key-file")
+        .arg(&key)
+        .arg("--output")
+        .arg(&key);
+    cmd.arg("--input").arg(repo("sample-data/export.parquet"));
+    assert_error(&mut cmd, 1, "is the key file");
+    assert_eq!(std::fs::read(&key).unwrap(), before);
+}
+
+#[test]
+fn a_csv_without_header_is_refused_without_printing_it() {
+    let dir = TempDir::new().unwrap();
+    let sample = std::fs::read_to_string(repo("sample-data/export.csv")).unwrap();
+    let body = sample.split_once('\n').unwrap().1;
+    let headerless = dir.path().join("headerless.csv");
+    std::fs::write(&headerless, body).unwrap();
+    let mut cmd = doel(&dir);
+    cmd.arg("plan")
+        .arg(repo(RESEARCH))
+        .arg("--input")
+        .arg(&headerless);
+    assert_error(&mut cmd, 3, "header row is missing");
+    let stderr = String::from_utf8(cmd.output().unwrap().stderr).unwrap();
+    let first_row = body.lines().next().unwrap();
+    for field in first_row.split(',').filter(|f| f.len() > 3) {
+        assert!(
+            !stderr.contains(field),
+            "a value of the first row is in the message"
         );
     }
 }

@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use zeroize::Zeroizing;
+
 use crate::kernels::keys::{KeyError, MasterKey};
 
 /// A key file that cannot be used, or created.
@@ -59,29 +61,14 @@ pub fn load(path: Option<&Path>) -> Result<MasterKey, KeyFileError> {
     })
 }
 
-fn zeroizing_read(path: &Path) -> Result<Zeroed, KeyFileError> {
+/// The file's bytes, wiped when dropped.
+fn zeroizing_read(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
     std::fs::read(path)
-        .map(Zeroed)
+        .map(Zeroizing::new)
         .map_err(|source| KeyFileError::Read {
             path: path.to_owned(),
             source,
         })
-}
-
-/// Key file contents, wiped when dropped.
-struct Zeroed(Vec<u8>);
-
-impl std::ops::Deref for Zeroed {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl Drop for Zeroed {
-    fn drop(&mut self) {
-        self.0.fill(0);
-    }
 }
 
 #[cfg(unix)]
@@ -102,10 +89,9 @@ fn warn_if_shared(_: &Path) {}
 
 /// Write a new random key to `path` (mode 0600), refusing to replace any existing file.
 pub fn generate(path: &Path) -> Result<MasterKey, KeyFileError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|_| KeyFileError::NoRandomness)?;
-    let key = MasterKey::from_bytes(bytes);
-    bytes.fill(0);
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    getrandom::fill(bytes.as_mut()).map_err(|_| KeyFileError::NoRandomness)?;
+    let key = MasterKey::from_bytes(*bytes);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -119,12 +105,10 @@ pub fn generate(path: &Path) -> Result<MasterKey, KeyFileError> {
             source,
         },
     })?;
-    let mut contents = key.to_hex_file_contents();
+    let contents = key.to_hex_file_contents();
     let written = file
         .write_all(contents.as_bytes())
         .and_then(|()| file.sync_all());
-    // SAFETY: overwriting ASCII hex digits with ASCII zeros keeps the string valid UTF-8.
-    unsafe { contents.as_bytes_mut().fill(b'0') };
     if let Err(source) = written {
         let _ = std::fs::remove_file(path);
         return Err(KeyFileError::Write {

@@ -98,8 +98,15 @@ struct CommonArgs {
 enum CliError {
     #[error(transparent)]
     Spec(#[from] SpecError),
-    #[error(transparent)]
-    Plan(#[from] PlanError),
+    #[error("pipeline {}, input {}: {source}", pipeline.display(), input.display())]
+    Plan {
+        pipeline: PathBuf,
+        input: PathBuf,
+        source: Box<PlanError>,
+    },
+    /// The output would replace the key or the pipeline file.
+    #[error("output {}: is the {what}; doel never writes over it", path.display())]
+    Protected { path: PathBuf, what: &'static str },
     #[error(transparent)]
     Key(#[from] KeyFileError),
     #[error(transparent)]
@@ -109,7 +116,8 @@ enum CliError {
 impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
-            Self::Spec(_) | Self::Plan(_) | Self::Key(_) => 1,
+            Self::Key(KeyFileError::Write { .. } | KeyFileError::NoRandomness) => 3,
+            Self::Spec(_) | Self::Plan { .. } | Self::Key(_) | Self::Protected { .. } => 1,
             Self::Engine(EngineError::InvalidValue { .. }) => 2,
             Self::Engine(EngineError::Input { .. } | EngineError::Output { .. }) => 3,
             Self::Engine(EngineError::Internal(_)) => 4,
@@ -119,7 +127,8 @@ impl CliError {
     fn hint(&self) -> &'static str {
         match self {
             Self::Spec(e) => e.hint(),
-            Self::Plan(e) => e.hint(),
+            Self::Plan { source, .. } => source.hint(),
+            Self::Protected { .. } => "choose another --output or [output] path",
             Self::Key(e) => e.hint(),
             Self::Engine(e) => e.hint(),
         }
@@ -128,6 +137,14 @@ impl CliError {
 
 /// Run the command line; the process's exit code.
 pub fn main() -> ExitCode {
+    // A panic's message may quote anything, data included: say only that it happened.
+    std::panic::set_hook(Box::new(|_| {}));
+    // SAFETY: no other thread exists yet. These would make polars panic on, or add
+    // backtraces to, its errors: both bypass doel's filtering of error text.
+    unsafe {
+        std::env::remove_var("POLARS_PANIC_ON_ERR");
+        std::env::remove_var("POLARS_BACKTRACE_IN_ERR");
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -136,26 +153,39 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if usage_error { 1 } else { 0 });
         }
     };
-    match dispatch(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    match std::panic::catch_unwind(|| dispatch(cli.command)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("error: {e}");
             eprintln!("hint: {}", e.hint());
             ExitCode::from(e.exit_code())
         }
+        Err(_) => {
+            eprintln!("error: internal error: doel stopped unexpectedly; no output was written");
+            eprintln!(
+                "hint: this is likely a bug in doel; please report it with the command you ran (not the data)"
+            );
+            ExitCode::from(4)
+        }
     }
+}
+
+/// Print to stdout; a reader that went away (`doel plan … | head`) is not an error.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn dispatch(command: Command) -> Result<(), CliError> {
     match command {
         Command::Keygen { out } => {
             let key = keyfile::generate(&out)?;
-            println!(
-                "wrote a new key to {} (fingerprint {})",
+            print_out(&format!(
+                "wrote a new key to {} (fingerprint {})\n\
+                 keep it secret and backed up: without it pseudonyms cannot be reproduced\n",
                 out.display(),
                 key.fingerprint()
-            );
-            println!("keep it secret and backed up: without it pseudonyms cannot be reproduced");
+            ));
             Ok(())
         }
         Command::Plan {
@@ -169,10 +199,10 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                 .transpose()?
                 .map(|k| k.fingerprint());
             let (plan, _) = resolve(&pipeline, &common, None)?;
-            println!("{plan}");
-            if let Some(fp) = fingerprint {
-                println!("key        fingerprint {fp}");
-            }
+            let key_line = fingerprint
+                .map(|fp| format!("key        fingerprint {fp}\n"))
+                .unwrap_or_default();
+            print_out(&format!("{plan}\n{key_line}"));
             Ok(())
         }
         Command::Run {
@@ -187,11 +217,32 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                 set_threads(n.get());
             }
             // The key is checked before any input is opened.
-            let key = keyfile::load(key.key_file.as_deref())?;
+            let key_path = key.key_file;
+            let key = keyfile::load(key_path.as_deref())?;
             let (plan, input) = resolve(&pipeline, &common, output)?;
+            let target = &plan.pipeline.output.path;
+            for (protected, what) in [
+                (key_path.as_deref(), "key file"),
+                (Some(pipeline.as_path()), "pipeline file"),
+            ] {
+                if protected.is_some_and(|p| engine::same_file(p, target)) {
+                    return Err(CliError::Protected {
+                        path: target.clone(),
+                        what,
+                    });
+                }
+            }
             let summary = engine::run(&plan, input, &key)?;
             if !quiet {
-                report::print(&plan, &summary, &key.fingerprint());
+                let fingerprint = key.fingerprint();
+                print_out(
+                    &report::Report {
+                        plan: &plan,
+                        summary: &summary,
+                        fingerprint: &fingerprint,
+                    }
+                    .to_string(),
+                );
             }
             Ok(())
         }
@@ -222,7 +273,14 @@ fn resolve(
     let mut input = engine::open(&pipeline.input)?;
     let schema = input.schema()?;
     let reference_date = common.run_date.unwrap_or_else(today);
-    Ok((Plan::resolve(pipeline, &schema, reference_date)?, input))
+    let (pipeline_path, input_path) = (pipeline.path.clone(), pipeline.input.path.clone());
+    let plan =
+        Plan::resolve(pipeline, &schema, reference_date).map_err(|source| CliError::Plan {
+            pipeline: pipeline_path,
+            input: input_path,
+            source: Box::new(source),
+        })?;
+    Ok((plan, input))
 }
 
 /// Today's date in UTC.

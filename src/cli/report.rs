@@ -1,58 +1,89 @@
 //! The run's account for the person at the terminal (stdout). Counts only, no values.
 
+use std::fmt;
+
 use crate::engine::RunSummary;
 use crate::plan::Plan;
 use crate::spec::OnInvalid;
 
-pub fn print(plan: &Plan, summary: &RunSummary, fingerprint: &str) {
-    let d = &plan.pipeline.declaration;
-    println!(
-        "pipeline   {} ({} for {})",
-        d.name,
-        d.purpose.as_str(),
-        d.recipient
-    );
-    println!(
-        "key        fingerprint {fingerprint}, domain {}",
-        d.pseudonym_domain
-    );
-    let files = match summary.input_files.as_slice() {
-        [one] => one.display().to_string(),
-        many => format!("{} files", many.len()),
-    };
-    println!("read       {} rows from {files}", summary.rows_read);
-    println!(
-        "dropped    {} rows (a drop_row column had no value)",
-        summary.rows_dropped
-    );
-    println!(
-        "written    {} rows, {} columns to {}",
-        summary.rows_written,
-        plan.outputs.len(),
-        summary.output.display()
-    );
-    if summary.rejections.is_empty() {
-        println!("rejected   none: every transformed value had a canonical form");
-        return;
-    }
-    println!("rejected   values without a canonical form, by column and reason:");
-    let width = summary
-        .rejections
-        .iter()
-        .map(|r| r.column.len())
-        .max()
-        .unwrap_or(0);
-    for r in &summary.rejections {
-        let outcome = match r.on_invalid {
-            OnInvalid::DropRow => "row dropped",
-            OnInvalid::Null => "set to null",
-            OnInvalid::Fail => "run failed",
+/// What a completed run did, ready to print.
+pub struct Report<'a> {
+    pub plan: &'a Plan,
+    pub summary: &'a RunSummary,
+    pub fingerprint: &'a str,
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            plan,
+            summary,
+            fingerprint,
+        } = self;
+        let d = &plan.pipeline.declaration;
+        writeln!(
+            f,
+            "pipeline   {} ({} for {})",
+            d.name,
+            d.purpose.as_str(),
+            d.recipient
+        )?;
+        writeln!(
+            f,
+            "key        fingerprint {fingerprint}, domain {}",
+            d.pseudonym_domain
+        )?;
+        let files = match summary.input_files.as_slice() {
+            [one] => one.display().to_string(),
+            many => format!("{} files", many.len()),
         };
-        println!(
-            "  {:width$}  {:7}  {:>10}  {outcome}",
-            r.column,
-            r.reason.as_str(),
-            r.count
-        );
+        writeln!(f, "read       {} rows from {files}", summary.rows_read)?;
+        writeln!(
+            f,
+            "dropped    {} rows (a drop_row column had no value)",
+            summary.rows_dropped
+        )?;
+        writeln!(
+            f,
+            "written    {} rows, {} columns to {}",
+            summary.rows_written,
+            plan.outputs.len(),
+            summary.output.display()
+        )?;
+        if summary.rejections.is_empty() {
+            return writeln!(
+                f,
+                "rejected   none: every transformed value had a canonical form"
+            );
+        }
+        writeln!(
+            f,
+            "rejected   values without a canonical form, by column and reason"
+        )?;
+        writeln!(
+            f,
+            "           (over every row read, including rows another column dropped):"
+        )?;
+        let width = summary
+            .rejections
+            .iter()
+            .map(|r| r.column.len())
+            .max()
+            .unwrap_or(0);
+        for r in &summary.rejections {
+            let outcome = match r.on_invalid {
+                OnInvalid::DropRow => "row dropped",
+                OnInvalid::Null => "set to null",
+                OnInvalid::Fail => "run failed",
+            };
+            writeln!(
+                f,
+                "  {:width$}  {:7}  {:>10}  {outcome}",
+                r.column,
+                r.reason.as_str(),
+                r.count
+            )?;
+        }
+        Ok(())
     }
 }

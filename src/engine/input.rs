@@ -6,13 +6,15 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::{EngineError, safe_summary};
+use crate::kernels::canonical;
 use crate::plan::ColumnType;
 use crate::spec::{self, Format};
 
 /// An opened input: its files (in name order) and a lazy scan over all of them.
 pub struct Input {
     pub files: Vec<PathBuf>,
-    pub format: Format,
+    /// CSV names its columns in its first row, which may be data if the header is missing.
+    csv: bool,
     pub frame: LazyFrame,
 }
 
@@ -20,6 +22,16 @@ impl Input {
     /// The columns and their types, from the files' metadata (Parquet, IPC) or header (CSV).
     pub fn schema(&mut self) -> Result<Vec<(String, ColumnType)>, EngineError> {
         let schema = self.frame.collect_schema().map_err(|e| self.error(&e))?;
+        // A column name that is a BSN or a date means the header row is missing: the names
+        // are a person's data and must not be printed in the plan.
+        let looks_like_data =
+            |name: &str| canonical::bsn(name).is_some() || canonical::date_from_iso(name).is_some();
+        if self.csv && schema.iter_names().any(|n| looks_like_data(n)) {
+            return Err(EngineError::Input {
+                path: self.files[0].clone(),
+                problem: "the first row holds data (a BSN or a date), not column names: the header row is missing".into(),
+            });
+        }
         Ok(schema
             .iter()
             .map(|(name, dtype)| (name.to_string(), column_type(dtype)))
@@ -49,6 +61,14 @@ fn column_type(dtype: &DataType) -> ColumnType {
         d if d.is_float() => ColumnType::Float,
         DataType::Boolean => ColumnType::Boolean,
         DataType::Date => ColumnType::Date,
+        d if d.is_nested()
+            || matches!(
+                d,
+                DataType::Binary | DataType::BinaryOffset | DataType::Null | DataType::Unknown(_)
+            ) =>
+        {
+            ColumnType::Nested(d.to_string())
+        }
         other => ColumnType::Other(other.to_string()),
     }
 }
@@ -135,7 +155,7 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
     };
     Ok(Input {
         files,
-        format,
+        csv: format == Format::Csv,
         frame,
     })
 }

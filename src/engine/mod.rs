@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use polars::prelude::PolarsError;
 
 pub use input::{Input, open};
-pub use run::{RejectionCount, RunSummary, run};
+pub use run::{RejectionCount, RunSummary, run, same_file};
 
 use crate::kernels::batch::Reason;
 
@@ -27,10 +27,15 @@ pub enum EngineError {
     /// The output cannot be written.
     #[error("output {}: {problem}", path.display())]
     Output { path: PathBuf, problem: String },
-    /// A value had no canonical form and the pipeline says `on_invalid = "fail"`.
-    #[error("column `{column}`: data row {row} has a {} value and the pipeline says on_invalid = \"fail\"", reason.as_str())]
+    /// A value had no canonical form and the pipeline says `on_invalid = "fail"`. `row`
+    /// counts data rows from 1, across the input's files in name order.
+    #[error(
+        "column `{column}` (from {sources}): data row {row} has no canonical form ({}), and the pipeline says on_invalid = \"fail\"",
+        reason.as_str()
+    )]
     InvalidValue {
         column: String,
+        sources: String,
         row: u64,
         reason: Reason,
     },
@@ -59,14 +64,17 @@ impl EngineError {
 }
 
 /// What a polars error may say without risking a value from the data: the kind of
-/// failure, and the message only for kinds whose messages carry names, not values.
+/// failure, and the message only for kinds whose messages carry types and schema names.
+/// Column names are left out too: in a CSV without a header row they are data.
 pub(crate) fn safe_summary(error: &PolarsError) -> String {
     match error {
         PolarsError::IO { error, .. } => error.kind().to_string(),
-        PolarsError::ColumnNotFound(m) => format!("column not found: {m}"),
-        PolarsError::Duplicate(m) => format!("duplicate: {m}"),
-        PolarsError::SchemaMismatch(m) => format!("schemas differ: {m}"),
-        PolarsError::SchemaFieldNotFound(m) => format!("field not found: {m}"),
+        PolarsError::ColumnNotFound(_) => "a column is missing from one of the files".into(),
+        PolarsError::Duplicate(_) => {
+            "two columns have the same name (is the header row missing or damaged?)".into()
+        }
+        PolarsError::SchemaMismatch(_) => "the files' columns or types differ".into(),
+        PolarsError::SchemaFieldNotFound(_) => "a column is missing from one of the files".into(),
         PolarsError::NoData(m) => format!("no data: {m}"),
         PolarsError::Context { error, .. } | PolarsError::ExprContext { error, .. } => {
             safe_summary(error)

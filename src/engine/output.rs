@@ -1,5 +1,6 @@
 //! Writing the extract: into a temporary file beside the target, renamed over it only
-//! when complete and synced, so a failed or interrupted run never leaves a partial file.
+//! when complete and synced, so a failed run never leaves a partial file at the target.
+//! (A process killed outright leaves the hidden temporary file; inputs skip hidden files.)
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -16,6 +16,8 @@ use crate::spec::{Generalise, LinkPart, OnInvalid, PseudonymKind};
 /// A released column with its kernel ready (HMAC keyed once, bands and buckets built).
 struct Prepared {
     name: String,
+    /// The input columns read, for messages: `` `a`, `b` ``.
+    sources: String,
     on_invalid: OnInvalid,
     op: Op,
 }
@@ -113,8 +115,15 @@ impl BatchTransform {
                         }
                     }
                 };
+                let sources = out
+                    .sources()
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 Ok(Prepared {
                     name: out.name.clone(),
+                    sources,
                     on_invalid: out.on_invalid,
                     op,
                 })
@@ -140,6 +149,7 @@ impl BatchTransform {
                     OnInvalid::Fail => {
                         return Err(EngineError::InvalidValue {
                             column: prepared.name.clone(),
+                            sources: prepared.sources.clone(),
                             row: first_row + row as u64,
                             reason,
                         });
@@ -251,6 +261,8 @@ fn input(df: &DataFrame, name: &str, want: Want) -> Result<arrow::array::ArrayRe
     let dtype = series.dtype();
     let target = match want {
         Want::Text if dtype.is_integer() => Some(DataType::String),
+        // Unsigned 64-bit values may not fit int64: those become floats rather than null.
+        Want::Number if *dtype == DataType::UInt64 => Some(DataType::Float64),
         Want::Number if dtype.is_integer() && *dtype != DataType::Int64 => Some(DataType::Int64),
         Want::Number if dtype.is_float() && *dtype != DataType::Float64 => Some(DataType::Float64),
         Want::Text | Want::Date | Want::Number => None,

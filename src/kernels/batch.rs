@@ -414,7 +414,8 @@ pub fn month(values: &dyn Array) -> Result<KernelOutput, KernelError> {
         || (),
         |_, row, out| match dates.get(row) {
             Ok(d) => {
-                out.extend_from_slice(generalise::month_label(d).as_bytes());
+                use std::io::Write;
+                write!(out, "{:04}-{:02}", d.year(), d.month()).expect("writing to a Vec");
                 Outcome::Value
             }
             Err(reason) => Outcome::Rejected(reason),

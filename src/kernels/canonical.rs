@@ -76,10 +76,13 @@ pub fn name<'a>(
         // NFKD and mark removal are identities on ASCII; lowercasing is per byte.
         push_folded(scratch.bytes().map(|b| b.to_ascii_lowercase() as char), out);
     } else {
-        let decomposed = scratch
+        let decomposed: String = scratch
             .nfkd()
-            .filter(|&c| get_general_category(c) != GeneralCategory::NonspacingMark);
-        push_folded(decomposed.flat_map(char::to_lowercase), out);
+            .filter(|&c| get_general_category(c) != GeneralCategory::NonspacingMark)
+            .collect();
+        // Lowercase the whole string, not char by char: a Greek capital sigma at the end
+        // of a word becomes final sigma (ς), as in Python, Java and Spark.
+        push_folded(decomposed.to_lowercase().chars(), out);
     }
     !out.is_empty()
 }
@@ -104,9 +107,12 @@ fn push_folded(chars: impl Iterator<Item = char>, out: &mut String) {
     }
 }
 
-/// Canonical date `YYYY-MM-DD` of a day count since 1970-01-01 (Arrow `Date32`).
+/// The date of a day count since 1970-01-01 (Arrow `Date32`), if its year has the four
+/// digits that `YYYY-MM-DD` can write.
 pub fn date_from_days(days: i32) -> Option<chrono::NaiveDate> {
+    use chrono::Datelike;
     chrono::NaiveDate::from_num_days_from_ce_opt(days.checked_add(UNIX_EPOCH_DAYS_FROM_CE)?)
+        .filter(|d| (0..=9999).contains(&d.year()))
 }
 
 /// A date written as ISO 8601 `YYYY-MM-DD` (surrounding white space allowed), nothing else.

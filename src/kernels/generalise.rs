@@ -1,12 +1,7 @@
 //! Generalisations of quasi-identifiers, value by value: dates to year, month or age
 //! band; postcodes to PC4; numbers to buckets or top-coded values.
 
-use chrono::{Datelike, NaiveDate};
-
-/// `YYYY-MM` of a date.
-pub fn month_label(date: NaiveDate) -> String {
-    format!("{:04}-{:02}", date.year(), date.month())
-}
+use chrono::NaiveDate;
 
 /// Age in whole years on `reference`, or `None` when the date lies after it.
 pub fn age_on(birth: NaiveDate, reference: NaiveDate) -> Option<u32> {

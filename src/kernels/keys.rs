@@ -1,7 +1,8 @@
 //! Keys and keyed pseudonyms, as `spec/pseudonyms-v1.md §Keys` and `§Pseudonym` define them.
 //!
-//! Key bytes live only in [`MasterKey`] and in keyed HMAC states; neither implements
-//! `Debug` or `Display`, so no log or error can print them.
+//! Key bytes live only in [`MasterKey`], [`DomainKey`] and the keyed HMAC and AES states;
+//! none implements `Debug` or `Display`, so no log or error can print them. The key
+//! buffers doel owns are zeroised when dropped; the crypto crates' internal states are not.
 
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, Key};
@@ -9,6 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;
+use zeroize::{Zeroize, Zeroizing};
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
@@ -36,20 +38,18 @@ pub enum KeyError {
 pub struct MasterKey([u8; 32]);
 
 impl MasterKey {
-    /// Parse a key file's contents: 64 hex characters, optionally followed by a newline.
+    /// Parse a key file's contents: 64 hex characters, optionally followed by a newline
+    /// (`\n`; nothing else, as the spec says).
     pub fn from_hex_file_contents(contents: &[u8]) -> Result<Self, KeyError> {
-        let hex_part = contents
-            .strip_suffix(b"\r\n")
-            .or_else(|| contents.strip_suffix(b"\n"))
-            .unwrap_or(contents);
+        let hex_part = contents.strip_suffix(b"\n").unwrap_or(contents);
         if hex_part.len() != 64 {
             return Err(KeyError::WrongLength {
                 found: hex_part.len(),
             });
         }
-        let mut key = [0u8; 32];
-        hex::decode_to_slice(hex_part, &mut key).map_err(|_| KeyError::NotHex)?;
-        Ok(Self(key))
+        let mut key = Self([0u8; 32]);
+        hex::decode_to_slice(hex_part, &mut key.0).map_err(|_| KeyError::NotHex)?;
+        Ok(key)
     }
 
     /// Wrap 32 fresh random bytes.
@@ -58,12 +58,13 @@ impl MasterKey {
     }
 
     /// The key file form: 64 lowercase hex characters and a newline.
-    pub fn to_hex_file_contents(&self) -> String {
-        let mut s = hex::encode(self.0);
+    pub fn to_hex_file_contents(&self) -> Zeroizing<String> {
+        let mut s = Zeroizing::new(hex::encode(self.0));
         s.push('\n');
         s
     }
 
+    /// `H(K, message)`. The result is key material for every caller but `fingerprint`.
     fn hmac(&self, message: &[&[u8]]) -> [u8; 32] {
         let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC accepts any key length");
         for part in message {
@@ -84,10 +85,10 @@ impl MasterKey {
 
     /// The reversible-token keys of one domain (`spec/pseudonyms-v1.md §Reversible token`).
     pub fn tokeniser(&self, domain: &str, kind: &str) -> Tokeniser {
-        let enc = self.hmac(&[b"doel/v1/token-enc/", domain.as_bytes()]);
+        let enc = Zeroizing::new(self.hmac(&[b"doel/v1/token-enc/", domain.as_bytes()]));
         let nonce_key = DomainKey(self.hmac(&[b"doel/v1/token-nonce/", domain.as_bytes()]));
         Tokeniser {
-            cipher: Aes256Gcm::new(&Key::<Aes256Gcm>::from(enc)),
+            cipher: Aes256Gcm::new(&Key::<Aes256Gcm>::from(*enc)),
             nonce: nonce_key.pseudonymiser(kind).state,
             kind: kind.to_owned(),
         }
@@ -131,7 +132,7 @@ impl Tokeniser {
 
 impl Drop for MasterKey {
     fn drop(&mut self) {
-        self.0.fill(0);
+        self.0.zeroize();
     }
 }
 
@@ -151,7 +152,7 @@ impl DomainKey {
 
 impl Drop for DomainKey {
     fn drop(&mut self) {
-        self.0.fill(0);
+        self.0.zeroize();
     }
 }
 
@@ -199,6 +200,11 @@ mod tests {
         assert_eq!(
             MasterKey::from_hex_file_contents(format!("{hex}\n\n").as_bytes()).err(),
             Some(KeyError::WrongLength { found: 65 })
+        );
+        assert_eq!(
+            MasterKey::from_hex_file_contents(format!("{hex}\r\n").as_bytes()).err(),
+            Some(KeyError::WrongLength { found: 65 }),
+            "the spec allows a newline and nothing else"
         );
         let bad = format!("{}zz", &hex[..62]);
         assert_eq!(

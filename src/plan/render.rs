@@ -21,6 +21,9 @@ impl fmt::Display for Plan {
             d.legal_basis.as_str()
         )?;
         writeln!(f, "recipient  {}", d.recipient)?;
+        if let Some(description) = &d.description {
+            writeln!(f, "about      {description}")?;
+        }
         writeln!(
             f,
             "domain     {} (pseudonyms link within this domain only)",

@@ -14,8 +14,12 @@ pub enum ColumnType {
     Float,
     Boolean,
     Date,
-    /// Any other type, by its engine's name: can be kept or dropped, nothing else.
+    /// Any other single value (a timestamp, a decimal, …), by its engine's name: can be
+    /// kept or dropped, nothing else.
     Other(String),
+    /// A list, struct, binary or other container, by its engine's name: only dropped,
+    /// since the plan cannot account for the values inside.
+    Nested(String),
 }
 
 impl ColumnType {
@@ -26,7 +30,7 @@ impl ColumnType {
             Self::Float => "float",
             Self::Boolean => "boolean",
             Self::Date => "date",
-            Self::Other(name) => name,
+            Self::Other(name) | Self::Nested(name) => name,
         }
     }
 }
@@ -51,9 +55,11 @@ impl PlanError {
     pub fn hint(&self) -> &'static str {
         match self {
             Self::MissingColumn { .. } => {
-                "check the spelling against the export's header; the error lists no data, only names"
+                "check the spelling against the export's header (`doel plan` lists the input's columns)"
             }
-            Self::WrongType { .. } => "keep the column, or convert it in the export",
+            Self::WrongType { .. } => {
+                "convert the column in the export (to text, a date or a number), or drop it"
+            }
         }
     }
 }
@@ -243,25 +249,53 @@ impl Plan {
             .map(|c| c.name.as_str())
             .collect()
     }
+}
 
-    /// The input column's type.
-    pub fn input_type(&self, name: &str) -> Option<&ColumnType> {
-        self.inputs
-            .iter()
-            .find(|c| c.name == name)
-            .map(|c| &c.column_type)
+/// What an operation needs of a source column's type.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    /// Anything: the column is only dropped.
+    Any,
+    /// A single value per row (kept as it is).
+    Scalar,
+    Text,
+    TextOrInteger,
+    Date,
+    Number,
+}
+
+impl Needs {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Any => "any type",
+            Self::Scalar => {
+                "a single value per row (not a list or struct, whose contents the plan cannot show)"
+            }
+            Self::Text => "text",
+            Self::TextOrInteger => "text or an integer",
+            Self::Date => "a date (or text as YYYY-MM-DD)",
+            Self::Number => "a number (or text holding one)",
+        }
+    }
+
+    fn accepts(self, found: &ColumnType) -> bool {
+        use ColumnType::*;
+        match self {
+            Self::Any => true,
+            Self::Scalar => !matches!(found, Nested(_)),
+            Self::Text => *found == Text,
+            Self::TextOrInteger => matches!(found, Text | Integer),
+            Self::Date => matches!(found, Text | Date),
+            Self::Number => matches!(found, Text | Integer | Float),
+        }
     }
 }
 
-const TEXT: &str = "text";
-const TEXT_OR_INTEGER: &str = "text or an integer";
-const DATE: &str = "a date (or text as YYYY-MM-DD)";
-const NUMBER: &str = "a number (or text holding one)";
-
 /// Every source exists and has a type the operation can read.
 fn check_column(column: &Column, types: &BTreeMap<&str, &ColumnType>) -> Result<(), PlanError> {
-    let checks: Vec<(&str, &'static str)> = match &column.operation {
-        Operation::Keep { source, .. } | Operation::Drop { source } => vec![(source, "")],
+    let checks: Vec<(&str, Needs)> = match &column.operation {
+        Operation::Drop { source } => vec![(source, Needs::Any)],
+        Operation::Keep { source, .. } => vec![(source, Needs::Scalar)],
         Operation::Pseudonymise {
             kind: PseudonymKind::Bsn,
             sources,
@@ -269,49 +303,39 @@ fn check_column(column: &Column, types: &BTreeMap<&str, &ColumnType>) -> Result<
         } => sources
             .iter()
             .flat_map(LinkPart::columns)
-            .map(|c| (c, TEXT_OR_INTEGER))
+            .map(|c| (c, Needs::TextOrInteger))
             .collect(),
         Operation::Pseudonymise { sources, .. } => sources
             .iter()
             .flat_map(|part| {
-                let expected = if matches!(part, LinkPart::Date(_)) {
-                    DATE
+                let needs = if matches!(part, LinkPart::Date(_)) {
+                    Needs::Date
                 } else {
-                    TEXT
+                    Needs::Text
                 };
-                part.columns().map(move |c| (c, expected))
+                part.columns().map(move |c| (c, needs))
             })
             .collect(),
         Operation::Generalise { source, to, .. } => vec![(
             source,
             match to {
-                Generalise::Year | Generalise::Month | Generalise::AgeBand(_) => DATE,
-                Generalise::Pc4 => TEXT_OR_INTEGER,
-                Generalise::Bucket(_) | Generalise::TopCode(_) => NUMBER,
+                Generalise::Year | Generalise::Month | Generalise::AgeBand(_) => Needs::Date,
+                Generalise::Pc4 => Needs::TextOrInteger,
+                Generalise::Bucket(_) | Generalise::TopCode(_) => Needs::Number,
             },
         )],
     };
-    for (name, expected) in checks {
+    for (name, needs) in checks {
         let found = types.get(name).ok_or_else(|| PlanError::MissingColumn {
             column: name.to_owned(),
             entry: column.entry.clone(),
         })?;
-        let fits = match expected {
-            "" => true,
-            TEXT => **found == ColumnType::Text,
-            TEXT_OR_INTEGER => matches!(found, ColumnType::Text | ColumnType::Integer),
-            DATE => matches!(found, ColumnType::Text | ColumnType::Date),
-            _ => matches!(
-                found,
-                ColumnType::Text | ColumnType::Integer | ColumnType::Float
-            ),
-        };
-        if !fits {
+        if !needs.accepts(found) {
             return Err(PlanError::WrongType {
                 column: name.to_owned(),
                 entry: column.entry.clone(),
                 found: found.name().to_owned(),
-                expected,
+                expected: needs.describe(),
             });
         }
     }

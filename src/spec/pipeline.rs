@@ -135,7 +135,9 @@ pub struct ColumnSpec {
     pub rename: Option<String>,
     /// Source columns, when not the entry's own name: a list of names (`name`), or of
     /// `{ date = "col" }` / `{ name = ["col", …] }` parts (`link`).
-    pub from: Option<Vec<SourceSpec>>,
+    /// Read as plain values and sorted into [`SourceSpec`]s by `validate`, so that an
+    /// unknown key inside a part is named in the error.
+    pub from: Option<Vec<toml::Value>>,
     /// `generalise`: the target (`year`, `month`, `age_band`, `pc4`, `bucket`, `top_code`).
     pub to: Option<Generalisation>,
     /// What happens to a value without a canonical form.
@@ -233,8 +235,7 @@ impl OnInvalid {
 }
 
 /// One element of `from`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum SourceSpec {
     Column(String),
     Part(LinkPartSpec),

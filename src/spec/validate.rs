@@ -54,8 +54,6 @@ impl SpecError {
 pub struct Pipeline {
     /// Where the pipeline was read from.
     pub path: PathBuf,
-    /// The raw bytes of the file, for the record.
-    pub source_bytes: Vec<u8>,
     pub declaration: Declaration,
     pub input: Input,
     pub output: Output,
@@ -181,7 +179,7 @@ impl Pipeline {
     pub fn parse(path: &Path, text: &str) -> Result<Self, SpecError> {
         let file: PipelineFile = toml::from_str(text).map_err(|e| SpecError::Syntax {
             path: path.to_owned(),
-            message: e.to_string().trim_end().to_owned(),
+            message: syntax_message(&e, text),
         })?;
         let invalid = |problem: String| SpecError::Invalid {
             path: path.to_owned(),
@@ -245,9 +243,24 @@ impl Pipeline {
         if seen.is_empty() {
             return Err(invalid("[columns] releases no column".into()));
         }
+        for dropped in &columns {
+            if let Operation::Drop { source } = &dropped.operation
+                && let Some(user) = columns
+                    .iter()
+                    .find(|c| c.entry != dropped.entry && c.sources().contains(&source.as_str()))
+            {
+                return Err(SpecError::Column {
+                    path: path.to_owned(),
+                    column: dropped.entry.clone(),
+                    problem: format!(
+                        "is dropped, but `[columns] {}` reads it; remove one of the two",
+                        user.entry
+                    ),
+                });
+            }
+        }
         Ok(Self {
             path: path.to_owned(),
-            source_bytes: text.as_bytes().to_vec(),
             declaration: file.pipeline,
             input: Input {
                 path: PathBuf::from(&file.input.path),
@@ -260,6 +273,22 @@ impl Pipeline {
             },
             columns,
         })
+    }
+}
+
+/// A TOML error as `line L, column C: message`. toml's own rendering quotes the offending
+/// line, which is not safe: a key file or a data file passed as the pipeline by mistake
+/// would be printed.
+fn syntax_message(error: &toml::de::Error, text: &str) -> String {
+    let message = error.message().trim_end();
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_owned(),
     }
 }
 
@@ -336,9 +365,9 @@ fn column(entry: &str, value: &toml::Value) -> Result<Column, String> {
                 PseudonymKind::Bsn => vec![LinkPart::Name(vec![entry.to_owned()])],
                 PseudonymKind::Name => vec![LinkPart::Name(match &spec.from {
                     None => vec![entry.to_owned()],
-                    Some(from) => name_columns(from)?,
+                    Some(from) => name_columns(&source_specs(from)?)?,
                 })],
-                PseudonymKind::Link => link_parts(spec.from.as_deref().ok_or("kind \"link\" needs `from`, a list of { date = ... } and { name = [...] } parts")?)?,
+                PseudonymKind::Link => link_parts(&source_specs(spec.from.as_deref().ok_or("kind \"link\" needs `from`, a list of { date = ... } and { name = [...] } parts")?)?)?,
             };
             let default = if kind == PseudonymKind::Bsn {
                 OnInvalid::DropRow
@@ -405,6 +434,21 @@ fn column(entry: &str, value: &toml::Value) -> Result<Column, String> {
         entry: entry.to_owned(),
         operation,
     })
+}
+
+/// The elements of `from`: a column name, or a `{ date = … }` / `{ name = [...] }` part.
+fn source_specs(from: &[toml::Value]) -> Result<Vec<SourceSpec>, String> {
+    from.iter()
+        .map(|value| match value {
+            toml::Value::String(column) => Ok(SourceSpec::Column(column.clone())),
+            toml::Value::Table(_) => LinkPartSpec::deserialize(value.clone())
+                .map(SourceSpec::Part)
+                .map_err(|e| format!("in `from`: {}", e.message().trim_end())),
+            _ => Err(
+                "`from` lists column names or { date = ... } / { name = [...] } parts".to_owned(),
+            ),
+        })
+        .collect()
 }
 
 fn name_columns(from: &[SourceSpec]) -> Result<Vec<String>, String> {
@@ -535,6 +579,28 @@ opvangsoort = "keep"
         );
         assert!(err(r#"a = "hide""#).contains("unknown action \"hide\""));
         assert!(err(r#"a = { action = "pseudonymise", kind = "link", from = [{ date = "d", name = ["n"] }] }"#).contains("each part"));
+    }
+
+    #[test]
+    fn link_part_keys_are_named_and_drops_are_not_read() {
+        assert!(err(r#"a = { action = "pseudonymise", kind = "link", from = [{ date = "d", nme = ["n"] }] }"#).contains("unknown field `nme`"));
+        assert!(
+            err("n = \"drop\"\na = { action = \"pseudonymise\", kind = \"name\", from = [\"n\"] }")
+                .contains("is dropped, but `[columns] a` reads it")
+        );
+    }
+
+    #[test]
+    fn syntax_errors_never_quote_the_file() {
+        let secret = "37848eb353b7e14cffc3347c3c37e883b9314c8f6e8fd4090f9b981d44c7b1cc";
+        let e = Pipeline::parse(Path::new("k.key"), &format!("{secret}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 1, column") && !e.contains(secret), "{e}");
+        let e = Pipeline::parse(Path::new("x.csv"), "bsn,naam\n123456782,Jan\n")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("123456782") && !e.contains("Jan"), "{e}");
     }
 
     #[test]
