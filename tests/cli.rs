@@ -659,3 +659,79 @@ fn a_csv_without_header_is_refused_without_printing_it() {
         );
     }
 }
+
+/// An identifier detector written apart from the scrubber: digit runs (with spaces, dots or
+/// hyphens between digits) holding an elfproef-valid BSN, 10-digit Dutch phone numbers,
+/// and anything with an `@`.
+fn independent_findings(text: &str) -> (usize, usize, usize) {
+    let runs = regex::Regex::new(r"\+?[0-9](?:[ .-]?[0-9])*").unwrap();
+    let (mut bsns, mut phones) = (0, 0);
+    for run in runs.find_iter(text) {
+        let digits: String = run.as_str().chars().filter(char::is_ascii_digit).collect();
+        if (8..=9).contains(&digits.len()) && independent::canonical_bsn(&digits).is_some() {
+            bsns += 1;
+        }
+        if (digits.len() == 10 && digits.starts_with('0'))
+            || (digits.len() == 11 && digits.starts_with("31"))
+        {
+            phones += 1;
+        }
+    }
+    (bsns, phones, text.matches('@').count())
+}
+
+#[test]
+fn scrubbed_notes_hold_no_identifiers() {
+    let dir = TempDir::new().unwrap();
+    let pipeline = edited_pipeline(&dir, |t| {
+        format!("{t}notities = {{ action = \"scrub\", as = \"notities_geschoond\" }}\n")
+    });
+    let out = doel(&dir)
+        .args([
+            "run",
+            pipeline.to_str().unwrap(),
+            "--run-date",
+            RUN_DATE,
+            "--input",
+        ])
+        .arg(repo("sample-data/export.parquet"))
+        .arg("--output")
+        .arg(dir.path().join("x.parquet"))
+        .arg("--key-file")
+        .arg(repo("sample-data/demo.key"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+
+    let input = read_parquet(&repo("sample-data/export.parquet"));
+    let notes = strings(&input, "notities");
+    let before = notes.iter().flatten().fold((0, 0, 0), |acc, n| {
+        let (b, p, e) = independent_findings(n);
+        (acc.0 + b, acc.1 + p, acc.2 + e)
+    });
+    assert!(before.0 > 0, "the sample's notes hold BSNs");
+
+    let extract = read_parquet(&dir.path().join("x.parquet"));
+    for note in strings(&extract, "notities_geschoond").iter().flatten() {
+        assert_eq!(
+            independent_findings(note),
+            (0, 0, 0),
+            "an identifier is left in a scrubbed note"
+        );
+    }
+    // Every BSN found independently in the kept rows' notes was counted, and no more
+    // (notes of rows dropped for their kind_bsn count too: counts cover every row read).
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("scrubbed   notities_geschoond:"))
+        .expect(&stdout);
+    assert!(
+        line.contains(&format!(" {} bsn", before.0)),
+        "{line} vs {before:?}"
+    );
+}

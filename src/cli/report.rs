@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::engine::RunSummary;
+use crate::kernels::scrub::Identifier;
 use crate::plan::Plan;
 use crate::spec::OnInvalid;
 
@@ -50,6 +51,13 @@ impl fmt::Display for Report<'_> {
             plan.outputs.len(),
             summary.output.display()
         )?;
+        for (column, counts) in &summary.scrubbed {
+            let found: Vec<String> = Identifier::ALL
+                .iter()
+                .map(|&kind| format!("{} {}", counts.get(kind), kind.name()))
+                .collect();
+            writeln!(f, "scrubbed   {column}: {}", found.join(", "))?;
+        }
         if summary.rejections.is_empty() {
             return writeln!(
                 f,

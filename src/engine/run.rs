@@ -11,7 +11,8 @@ use super::transform::BatchTransform;
 use super::{EngineError, Input};
 use crate::kernels::batch::{Reason, Tally};
 use crate::kernels::keys::MasterKey;
-use crate::plan::Plan;
+use crate::kernels::scrub::ScrubCounts;
+use crate::plan::{Plan, Transform};
 use crate::spec::OnInvalid;
 
 /// Rows per batch, and so per Parquet row group. Fixed, so that the output's bytes do not
@@ -36,12 +37,15 @@ pub struct RunSummary {
     /// Rows left out because a `drop_row` column had no canonical form.
     pub rows_dropped: u64,
     pub rejections: Vec<RejectionCount>,
+    /// Identifiers replaced, per `scrub` column, in plan order.
+    pub scrubbed: Vec<(String, ScrubCounts)>,
     pub output: PathBuf,
 }
 
 struct State {
     output: Option<OutputFile>,
     tallies: Vec<Tally>,
+    scrubbed: Vec<ScrubCounts>,
     rows_read: u64,
     rows_written: u64,
     rows_dropped: u64,
@@ -57,6 +61,9 @@ impl State {
         for (total, tally) in self.tallies.iter_mut().zip(&out.tallies) {
             total.missing += tally.missing;
             total.invalid += tally.invalid;
+        }
+        for (total, counts) in self.scrubbed.iter_mut().zip(&out.scrubbed) {
+            total.add(counts);
         }
         self.output
             .as_mut()
@@ -90,6 +97,7 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
     let state = Arc::new(Mutex::new(State {
         output: Some(output),
         tallies: vec![Tally::default(); plan.outputs.len()],
+        scrubbed: vec![ScrubCounts::default(); plan.outputs.len()],
         rows_read: 0,
         rows_written: 0,
         rows_dropped: 0,
@@ -147,6 +155,13 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
         rows_written: state.rows_written,
         rows_dropped: state.rows_dropped,
         rejections,
+        scrubbed: plan
+            .outputs
+            .iter()
+            .zip(&state.scrubbed)
+            .filter(|(out, _)| matches!(out.transform, Transform::Scrub { .. }))
+            .map(|(out, counts)| (out.name.clone(), *counts))
+            .collect(),
         output,
     })
 }

@@ -10,6 +10,7 @@ use super::bridge::{from_arrow_rs, to_arrow_rs};
 use crate::kernels::batch::{self, KernelOutput, LinkSource, Tally};
 use crate::kernels::generalise::{AgeBands, Buckets};
 use crate::kernels::keys::{MasterKey, Pseudonymiser, SPEC_VERSION};
+use crate::kernels::scrub::{ScrubCounts, Scrubber};
 use crate::plan::{Plan, Transform};
 use crate::spec::{Generalise, LinkPart, OnInvalid, PseudonymKind};
 
@@ -24,6 +25,7 @@ struct Prepared {
 
 enum Op {
     Keep(String),
+    Scrub(String, Scrubber),
     Bsn(Pseudonymiser, String),
     Name(Pseudonymiser, Vec<String>),
     Link(Pseudonymiser, Vec<LinkPart>),
@@ -47,6 +49,8 @@ pub struct BatchOutput {
     pub frame: DataFrame,
     /// Per released column, in plan order.
     pub tallies: Vec<Tally>,
+    /// Per released column, in plan order (zero but for `scrub` columns).
+    pub scrubbed: Vec<ScrubCounts>,
     pub rows_dropped: u64,
 }
 
@@ -62,6 +66,7 @@ impl BatchTransform {
             .map(|out| {
                 let op = match &out.transform {
                     Transform::Keep { source } => Op::Keep(source.clone()),
+                    Transform::Scrub { source } => Op::Scrub(source.clone(), Scrubber::new()),
                     Transform::Pseudonymise { kind, parts } => {
                         let p = domain.pseudonymiser(kind.as_str());
                         metadata.push((
@@ -141,9 +146,10 @@ impl BatchTransform {
     pub fn apply(&self, df: &DataFrame, first_row: u64) -> Result<BatchOutput, EngineError> {
         let mut columns = Vec::with_capacity(self.columns.len());
         let mut tallies = Vec::with_capacity(self.columns.len());
+        let mut scrubbed = Vec::with_capacity(self.columns.len());
         let mut keep_rows: Option<BooleanChunked> = None;
         for prepared in &self.columns {
-            let (series, tally) = self.column(prepared, df)?;
+            let (series, tally, scrub_counts) = self.column(prepared, df)?;
             if let Some((row, reason)) = tally.first_rejected {
                 match prepared.on_invalid {
                     OnInvalid::Fail => {
@@ -166,6 +172,7 @@ impl BatchTransform {
             }
             columns.push(series.into_column());
             tallies.push(tally);
+            scrubbed.push(scrub_counts);
         }
         let mut frame = DataFrame::new(df.height(), columns)
             .map_err(|e| EngineError::Internal(super::safe_summary(&e)))?;
@@ -179,11 +186,19 @@ impl BatchTransform {
         Ok(BatchOutput {
             frame,
             tallies,
+            scrubbed,
             rows_dropped,
         })
     }
 
-    fn column(&self, prepared: &Prepared, df: &DataFrame) -> Result<(Series, Tally), EngineError> {
+    fn column(
+        &self,
+        prepared: &Prepared,
+        df: &DataFrame,
+    ) -> Result<(Series, Tally, ScrubCounts), EngineError> {
+        let kernel_error = |e: crate::kernels::arrays::KernelError| {
+            EngineError::Internal(format!("column `{}`: {e}", prepared.name))
+        };
         let text = |name: &str| input(df, name, Want::Text);
         let date = |name: &str| input(df, name, Want::Date);
         let output: KernelOutput = match &prepared.op {
@@ -191,7 +206,12 @@ impl BatchTransform {
                 let series = source_series(df, source)?
                     .clone()
                     .with_name(PlSmallStr::from_str(&prepared.name));
-                return Ok((series, Tally::default()));
+                return Ok((series, Tally::default(), ScrubCounts::default()));
+            }
+            Op::Scrub(source, scrubber) => {
+                let (array, tally, counts) =
+                    batch::scrub(text(source)?.as_ref(), scrubber).map_err(kernel_error)?;
+                return Ok((from_arrow_rs(&prepared.name, &array)?, tally, counts));
             }
             Op::Bsn(p, source) => batch::pseudonymise_bsn(p, text(source)?.as_ref()),
             Op::Name(p, sources) => {
@@ -234,9 +254,13 @@ impl BatchTransform {
                 batch::top_code(input(df, source, Want::Number)?.as_ref(), *max)
             }
         }
-        .map_err(|e| EngineError::Internal(format!("column `{}`: {e}", prepared.name)))?;
+        .map_err(kernel_error)?;
         let (array, tally) = output;
-        Ok((from_arrow_rs(&prepared.name, &array)?, tally))
+        Ok((
+            from_arrow_rs(&prepared.name, &array)?,
+            tally,
+            ScrubCounts::default(),
+        ))
     }
 }
 

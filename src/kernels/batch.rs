@@ -17,6 +17,7 @@ use super::arrays::{Dates, KernelError, Numbers, Strings};
 use super::canonical;
 use super::generalise::{self, AgeBands, Buckets};
 use super::keys::{PSEUDONYM_HEX_LEN, Pseudonymiser, US};
+use super::scrub::{ScrubCounts, Scrubber};
 
 /// Rows per parallel task: large enough to amortise scheduling, small enough to balance.
 const CHUNK_ROWS: usize = 4096;
@@ -115,25 +116,37 @@ fn hex_column<S: Send>(
 }
 
 /// One parallel task's share of a text column: its bytes, each row's end offset within
-/// them, validity, and tally.
-struct TextChunk {
+/// them, validity, tally, and the task's own state (e.g. counts) for the caller.
+struct TextChunk<S> {
     bytes: Vec<u8>,
     ends: Vec<usize>,
     ok: Vec<bool>,
     tally: Tally,
+    state: S,
 }
 
-/// Variable-width text output: each parallel chunk appends to its own buffer, then the
-/// buffers are joined in order.
+/// Variable-width text output: each chunk of rows appends to its own buffer with a fresh
+/// `init()` state, then the buffers are joined in order.
 fn text_column<S: Send>(
     len: usize,
     init: impl Fn() -> S + Sync + Send,
     f: impl Fn(&mut S, usize, &mut Vec<u8>) -> Outcome + Sync + Send,
 ) -> KernelOutput {
-    let chunks: Vec<TextChunk> = (0..len.div_ceil(CHUNK_ROWS))
+    let (array, tally, _) = text_column_with_states(len, init, f);
+    (array, tally)
+}
+
+/// [`text_column`], also returning every chunk's final state, in row order.
+fn text_column_with_states<S: Send>(
+    len: usize,
+    init: impl Fn() -> S + Sync + Send,
+    f: impl Fn(&mut S, usize, &mut Vec<u8>) -> Outcome + Sync + Send,
+) -> (ArrayRef, Tally, Vec<S>) {
+    let chunks: Vec<TextChunk<S>> = (0..len.div_ceil(CHUNK_ROWS))
         .into_par_iter()
-        .map_init(init, |state, chunk| {
+        .map(|chunk| {
             let rows = chunk * CHUNK_ROWS..((chunk + 1) * CHUNK_ROWS).min(len);
+            let mut state = init();
             let (mut bytes, mut ends, mut ok) = (
                 Vec::new(),
                 Vec::with_capacity(rows.len()),
@@ -142,7 +155,7 @@ fn text_column<S: Send>(
             let mut tally = Tally::default();
             for row in rows {
                 let mark = bytes.len();
-                let outcome = f(state, row, &mut bytes);
+                let outcome = f(&mut state, row, &mut bytes);
                 if outcome != Outcome::Value {
                     bytes.truncate(mark);
                 }
@@ -155,6 +168,7 @@ fn text_column<S: Send>(
                 ends,
                 ok,
                 tally,
+                state,
             }
         })
         .collect();
@@ -165,21 +179,21 @@ fn text_column<S: Send>(
         Vec::with_capacity(len),
     );
     let mut tally = Tally::default();
+    let mut states = Vec::with_capacity(chunks.len());
     offsets.push(0);
-    for TextChunk {
-        bytes,
-        ends,
-        ok,
-        tally: t,
-    } in chunks
-    {
+    for chunk in chunks {
         let base = values.len();
-        values.extend_from_slice(&bytes);
-        offsets.extend(ends.iter().map(|e| base + e));
-        valid.extend(ok);
-        tally = tally.merge(t);
+        values.extend_from_slice(&chunk.bytes);
+        offsets.extend(chunk.ends.iter().map(|e| base + e));
+        valid.extend(chunk.ok);
+        tally = tally.merge(chunk.tally);
+        states.push(chunk.state);
     }
-    (string_array(offsets.into_iter(), values, valid), tally)
+    (
+        string_array(offsets.into_iter(), values, valid),
+        tally,
+        states,
+    )
 }
 
 /// A UTF-8 array with 32-bit offsets, or 64-bit ones when the values outgrow them.
@@ -515,6 +529,32 @@ pub fn top_code(values: &dyn Array, max: f64) -> Result<KernelOutput, KernelErro
     })
 }
 
+/// Free text with identifiers replaced by tags (see [`Scrubber`]), and how many of each
+/// kind were replaced. A null stays null (counted as missing).
+pub fn scrub(
+    values: &dyn Array,
+    scrubber: &Scrubber,
+) -> Result<(ArrayRef, Tally, ScrubCounts), KernelError> {
+    let values = Strings::try_new(values)?;
+    let (array, tally, states) = text_column_with_states(
+        values.len(),
+        || (String::new(), String::new(), ScrubCounts::default()),
+        |(out, spare, counts), row, bytes| match values.get(row) {
+            Some(text) => {
+                scrubber.scrub_into(text, out, spare, counts);
+                bytes.extend_from_slice(out.as_bytes());
+                Outcome::Value
+            }
+            None => Outcome::Rejected(Reason::Missing),
+        },
+    );
+    let mut counts = ScrubCounts::default();
+    for (_, _, chunk_counts) in &states {
+        counts.add(chunk_counts);
+    }
+    Ok((array, tally, counts))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,6 +628,26 @@ mod tests {
         let (out, tally) = age_band(&days, "2026-03-27".parse().unwrap(), &bands).unwrap();
         assert_eq!(out.as_string::<i32>().value(0), "4-11");
         assert_eq!(tally.missing, 1);
+    }
+
+    #[test]
+    fn scrub_kernel_counts_across_chunks() {
+        let n = CHUNK_ROWS * 2 + 5;
+        let notes = StringArray::from_iter((0..n).map(|i| match i % 3 {
+            0 => Some("bsn 123456782 nagevraagd"),
+            1 => None,
+            _ => Some("niets bijzonders"),
+        }));
+        let (out, tally, counts) = scrub(&notes, &Scrubber::new()).unwrap();
+        let out = out.as_string::<i32>();
+        assert_eq!(out.value(0), "bsn [BSN] nagevraagd");
+        assert_eq!(out.value(2), "niets bijzonders");
+        assert!(out.is_null(1));
+        assert_eq!(
+            counts.get(crate::kernels::scrub::Identifier::Bsn) as usize,
+            n.div_ceil(3)
+        );
+        assert_eq!(tally.missing as usize, (n + 1) / 3);
     }
 
     #[test]

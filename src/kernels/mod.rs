@@ -7,3 +7,4 @@ pub mod batch;
 pub mod canonical;
 pub mod generalise;
 pub mod keys;
+pub mod scrub;

@@ -79,7 +79,10 @@ impl fmt::Display for Plan {
                                     format!(" -> {}", o.name)
                                 };
                             let invalid = match (&o.transform, o.on_invalid) {
-                                (super::Transform::Keep { .. }, _) => String::new(),
+                                (
+                                    super::Transform::Keep { .. } | super::Transform::Scrub { .. },
+                                    _,
+                                ) => String::new(),
                                 (_, OnInvalid::DropRow) => ", invalid drops the row".into(),
                                 (_, OnInvalid::Null) => ", invalid becomes null".into(),
                                 (_, OnInvalid::Fail) => ", invalid fails the run".into(),

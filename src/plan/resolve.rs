@@ -70,6 +70,9 @@ pub enum Transform {
     Keep {
         source: String,
     },
+    Scrub {
+        source: String,
+    },
     Pseudonymise {
         kind: PseudonymKind,
         parts: Vec<LinkPart>,
@@ -93,7 +96,9 @@ impl OutputColumn {
     /// The input columns read, in order.
     pub fn sources(&self) -> Vec<&str> {
         match &self.transform {
-            Transform::Keep { source } | Transform::Generalise { source, .. } => vec![source],
+            Transform::Keep { source }
+            | Transform::Scrub { source }
+            | Transform::Generalise { source, .. } => vec![source],
             Transform::Pseudonymise { parts, .. } => {
                 parts.iter().flat_map(LinkPart::columns).collect()
             }
@@ -104,6 +109,7 @@ impl OutputColumn {
     pub fn describe(&self) -> String {
         match &self.transform {
             Transform::Keep { .. } => "keep".into(),
+            Transform::Scrub { .. } => "scrub identifiers from free text".into(),
             Transform::Pseudonymise { kind, .. } => format!("pseudonymise ({})", kind.as_str()),
             Transform::Generalise { to, .. } => {
                 format!("generalise to {}", describe_generalise(to))
@@ -174,6 +180,13 @@ impl Plan {
                 Operation::Keep { source, output } => (
                     output,
                     Transform::Keep {
+                        source: source.clone(),
+                    },
+                    OnInvalid::Null,
+                ),
+                Operation::Scrub { source, output } => (
+                    output,
+                    Transform::Scrub {
                         source: source.clone(),
                     },
                     OnInvalid::Null,
@@ -296,6 +309,7 @@ fn check_column(column: &Column, types: &BTreeMap<&str, &ColumnType>) -> Result<
     let checks: Vec<(&str, Needs)> = match &column.operation {
         Operation::Drop { source } => vec![(source, Needs::Any)],
         Operation::Keep { source, .. } => vec![(source, Needs::Scalar)],
+        Operation::Scrub { source, .. } => vec![(source, Needs::Text)],
         Operation::Pseudonymise {
             kind: PseudonymKind::Bsn,
             sources,

@@ -157,6 +157,8 @@ pub enum Action {
     Drop,
     Pseudonymise,
     Generalise,
+    /// Free text with BSNs, IBANs, e-mail addresses, phone numbers and postcodes replaced.
+    Scrub,
 }
 
 impl Action {
@@ -166,6 +168,7 @@ impl Action {
             Self::Drop => "drop",
             Self::Pseudonymise => "pseudonymise",
             Self::Generalise => "generalise",
+            Self::Scrub => "scrub",
         }
     }
 }

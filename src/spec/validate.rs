@@ -89,6 +89,7 @@ impl Column {
         match &self.operation {
             Operation::Drop { .. } => None,
             Operation::Keep { output, .. }
+            | Operation::Scrub { output, .. }
             | Operation::Pseudonymise { output, .. }
             | Operation::Generalise { output, .. } => Some(output),
         }
@@ -98,6 +99,7 @@ impl Column {
     pub fn sources(&self) -> Vec<&str> {
         match &self.operation {
             Operation::Keep { source, .. }
+            | Operation::Scrub { source, .. }
             | Operation::Drop { source }
             | Operation::Generalise { source, .. } => vec![source],
             Operation::Pseudonymise { sources, .. } => {
@@ -115,6 +117,11 @@ pub enum Operation {
     },
     Drop {
         source: String,
+    },
+    /// Free text with identifiers replaced by tags; a null stays null.
+    Scrub {
+        source: String,
+        output: String,
     },
     Pseudonymise {
         kind: PseudonymKind,
@@ -297,7 +304,9 @@ fn column(entry: &str, value: &toml::Value) -> Result<Column, String> {
     let spec = match value {
         toml::Value::String(s) => {
             let action = Action::deserialize(toml::Value::String(s.clone())).map_err(|_| {
-                format!("unknown action \"{s}\"; expected keep, drop, pseudonymise or generalise")
+                format!(
+                    "unknown action \"{s}\"; expected keep, drop, pseudonymise, generalise or scrub"
+                )
             })?;
             ColumnSpec {
                 action: Some(action),
@@ -318,7 +327,7 @@ fn column(entry: &str, value: &toml::Value) -> Result<Column, String> {
         return Err("`as` is empty".into());
     }
     let allowed: &[&str] = match (action, spec.kind, spec.to) {
-        (Action::Keep, ..) => &["as"],
+        (Action::Keep | Action::Scrub, ..) => &["as"],
         (Action::Drop, ..) => &[],
         (Action::Pseudonymise, Some(PseudonymKind::Bsn), _) => &["kind", "as", "on_invalid"],
         (Action::Pseudonymise, ..) => &["kind", "as", "from", "on_invalid"],
@@ -353,6 +362,10 @@ fn column(entry: &str, value: &toml::Value) -> Result<Column, String> {
     }
     let operation = match action {
         Action::Keep => Operation::Keep {
+            source: entry.to_owned(),
+            output,
+        },
+        Action::Scrub => Operation::Scrub {
             source: entry.to_owned(),
             output,
         },
