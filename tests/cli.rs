@@ -25,14 +25,14 @@ fn doel(dir: &TempDir) -> Command {
 
 /// `doel run PIPELINE` on the repository file `input`, writing `output` inside `dir`.
 fn run(dir: &TempDir, pipeline: &str, input: &str, output: &str) -> Command {
-    run_paths(dir, pipeline, &repo(input), &dir.path().join(output))
+    run_paths(dir, &repo(pipeline), &repo(input), &dir.path().join(output))
 }
 
 /// `doel run PIPELINE --input INPUT --output OUTPUT` with the demo key and a fixed run date.
-fn run_paths(dir: &TempDir, pipeline: &str, input: &Path, output: &Path) -> Command {
+fn run_paths(dir: &TempDir, pipeline: &Path, input: &Path, output: &Path) -> Command {
     let mut cmd = doel(dir);
     cmd.arg("run")
-        .arg(repo(pipeline))
+        .arg(pipeline)
         .arg("--input")
         .arg(input)
         .arg("--output")
@@ -370,6 +370,14 @@ fn edited_pipeline(dir: &TempDir, edit: impl Fn(String) -> String) -> PathBuf {
     path
 }
 
+/// Run an edited pipeline on the sample Parquet export, writing `x.parquet` in `dir`.
+fn run_edited(dir: &TempDir, pipeline: &Path) -> std::process::Output {
+    let input = repo("sample-data/export.parquet");
+    run_paths(dir, pipeline, &input, &dir.path().join("x.parquet"))
+        .output()
+        .unwrap()
+}
+
 fn leftovers(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -387,15 +395,7 @@ fn a_failed_run_leaves_no_file() {
             r#"as = "kind_id", on_invalid = "fail" }"#,
         )
     });
-    let out = doel(&dir)
-        .args(["run", pipeline.to_str().unwrap(), "--input"])
-        .arg(repo("sample-data/export.parquet"))
-        .arg("--output")
-        .arg(dir.path().join("x.parquet"))
-        .arg("--key-file")
-        .arg(repo("sample-data/demo.key"))
-        .output()
-        .unwrap();
+    let out = run_edited(&dir, &pipeline);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     // The first BSN without a canonical form, found independently, is named by row only.
@@ -575,7 +575,7 @@ fn batches_join_seamlessly() {
     let expected = format!("{out_header}\n{}", out_body.repeat(50));
     for threads in ["1", "2"] {
         let output = dir.path().join(format!("big-{threads}.csv"));
-        run_paths(&dir, RESEARCH, &big, &output)
+        run_paths(&dir, &repo(RESEARCH), &big, &output)
             .arg("--threads")
             .arg(threads)
             .assert()
@@ -587,7 +587,7 @@ fn batches_join_seamlessly() {
         );
         run_paths(
             &dir,
-            RESEARCH,
+            &repo(RESEARCH),
             &big,
             &dir.path().join(format!("big-{threads}.parquet")),
         )
@@ -686,21 +686,7 @@ fn scrubbed_notes_hold_no_identifiers() {
     let pipeline = edited_pipeline(&dir, |t| {
         format!("{t}notities = {{ action = \"scrub\", as = \"notities_geschoond\" }}\n")
     });
-    let out = doel(&dir)
-        .args([
-            "run",
-            pipeline.to_str().unwrap(),
-            "--run-date",
-            RUN_DATE,
-            "--input",
-        ])
-        .arg(repo("sample-data/export.parquet"))
-        .arg("--output")
-        .arg(dir.path().join("x.parquet"))
-        .arg("--key-file")
-        .arg(repo("sample-data/demo.key"))
-        .output()
-        .unwrap();
+    let out = run_edited(&dir, &pipeline);
     assert!(
         out.status.success(),
         "{}",
