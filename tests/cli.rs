@@ -62,6 +62,30 @@ fn read_csv_as_text(path: &Path) -> DataFrame {
         .unwrap()
 }
 
+/// Whether each row is marked restricted or objected to, read apart from doel.
+fn flagged(df: &DataFrame) -> Vec<(bool, bool)> {
+    let flag = |c: &str| {
+        strings(df, c)
+            .into_iter()
+            .map(|v| v.as_deref() == Some("true"))
+            .collect::<Vec<_>>()
+    };
+    flag("verwerking_beperkt")
+        .into_iter()
+        .zip(flag("bezwaar_onderzoek"))
+        .collect()
+}
+
+/// A column's values in the rows that neither flag excludes.
+fn kept(df: &DataFrame, column: &str) -> Vec<Option<String>> {
+    strings(df, column)
+        .into_iter()
+        .zip(flagged(df))
+        .filter(|(_, (r, o))| !r && !o)
+        .map(|(v, _)| v)
+        .collect()
+}
+
 fn column_names(df: &DataFrame) -> Vec<&str> {
     df.get_column_names().iter().map(|n| n.as_str()).collect()
 }
@@ -203,7 +227,7 @@ fn research_extract_holds_only_named_columns_with_independent_pseudonyms() {
     // Pseudonyms equal an independent computation, row for row, after the dropped rows.
     let input = read_parquet(&repo("sample-data/export.parquet"));
     let key = demo_key();
-    let expected: Vec<Option<String>> = strings(&input, "kind_bsn")
+    let expected: Vec<Option<String>> = kept(&input, "kind_bsn")
         .iter()
         .filter_map(|v| v.as_deref().and_then(independent::canonical_bsn))
         .map(|c| {
@@ -218,7 +242,7 @@ fn research_extract_holds_only_named_columns_with_independent_pseudonyms() {
     assert_eq!(strings(&extract, "kind_id"), expected);
 
     // Counts per reason match the input, and are printed.
-    let (missing, invalid) = bsn_rejections(&strings(&input, "kind_bsn"));
+    let (missing, invalid) = bsn_rejections(&kept(&input, "kind_bsn"));
     assert!(
         invalid > 0 && missing > 0,
         "the sample must hold damaged BSNs"
@@ -245,7 +269,7 @@ fn research_extract_holds_only_named_columns_with_independent_pseudonyms() {
                 == ["kind_id", "missing", &missing.to_string(), "row", "dropped"]),
         "{stdout}"
     );
-    let (parent_missing, parent_invalid) = bsn_rejections(&strings(&input, "ouder_bsn"));
+    let (parent_missing, parent_invalid) = bsn_rejections(&kept(&input, "ouder_bsn"));
     let nulls = extract.column("ouder_id").unwrap().null_count();
     assert!(parent_missing + parent_invalid >= nulls && nulls > 0);
 
@@ -399,13 +423,15 @@ fn a_failed_run_leaves_no_file() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     // The first BSN without a canonical form, found independently, is named by row only.
-    let bsns = strings(
-        &read_parquet(&repo("sample-data/export.parquet")),
-        "kind_bsn",
-    );
+    // Excluded rows are never transformed, so the first one among the others.
+    let input = read_parquet(&repo("sample-data/export.parquet"));
+    let bsns = strings(&input, "kind_bsn");
     let first = bsns
         .iter()
-        .position(|v| v.as_deref().and_then(independent::canonical_bsn).is_none())
+        .zip(flagged(&input))
+        .position(|(v, (r, o))| {
+            !r && !o && v.as_deref().and_then(independent::canonical_bsn).is_none()
+        })
         .unwrap();
     let expected = format!(
         "column `kind_id` (from `kind_bsn`): data row {} has no canonical form",
@@ -695,7 +721,7 @@ fn scrubbed_notes_hold_no_identifiers() {
     let stdout = String::from_utf8(out.stdout).unwrap();
 
     let input = read_parquet(&repo("sample-data/export.parquet"));
-    let notes = strings(&input, "notities");
+    let notes = kept(&input, "notities");
     let before = notes.iter().flatten().fold((0, 0, 0), |acc, n| {
         let (b, p, e) = independent_findings(n);
         (acc.0 + b, acc.1 + p, acc.2 + e)
@@ -710,8 +736,9 @@ fn scrubbed_notes_hold_no_identifiers() {
             "an identifier is left in a scrubbed note"
         );
     }
-    // Every BSN found independently in the kept rows' notes was counted, and no more
-    // (notes of rows dropped for their kind_bsn count too: counts cover every row read).
+    // Every BSN found independently in the notes of rows not excluded was counted, and
+    // no more (notes of rows dropped for their kind_bsn count too: counts cover every
+    // row transformed).
     let line = stdout
         .lines()
         .find(|l| l.starts_with("scrubbed   notities_geschoond:"))
@@ -719,5 +746,95 @@ fn scrubbed_notes_hold_no_identifiers() {
     assert!(
         line.contains(&format!(" {} bsn", before.0)),
         "{line} vs {before:?}"
+    );
+}
+
+#[test]
+fn restricted_and_objecting_subjects_are_absent() {
+    let dir = TempDir::new().unwrap();
+    let out = run(&dir, RESEARCH, "sample-data/export.parquet", "x.parquet")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let input = read_parquet(&repo("sample-data/export.parquet"));
+    let flags = flagged(&input);
+    let restricted = flags.iter().filter(|(r, _)| *r).count();
+    let objected = flags.iter().filter(|(r, o)| *o && !r).count();
+    assert!(restricted > 0 && objected > 0);
+    let line = format!(
+        "excluded   {} rows before any transformation: {restricted} restriction, {objected} objection, 0 unreadable flag",
+        restricted + objected
+    );
+    assert!(stdout.contains(&line), "{stdout}");
+
+    // Recompute the pseudonyms of the excluded children: none may be in the extract
+    // (a child with both flagged and unflagged rows is left out of the check).
+    let key = demo_key();
+    let pseudonym = |v: &Option<String>| {
+        v.as_deref()
+            .and_then(independent::canonical_bsn)
+            .map(|c| independent::pseudonym(&key, "onderzoek-umc-jeugd", "bsn", &c))
+    };
+    let bsns = strings(&input, "kind_bsn");
+    let with_flag = |want: bool| -> std::collections::BTreeSet<String> {
+        bsns.iter()
+            .zip(&flags)
+            .filter(|(_, (r, o))| (*r || *o) == want)
+            .filter_map(|(v, _)| pseudonym(v))
+            .collect()
+    };
+    let excluded: std::collections::BTreeSet<String> = with_flag(true)
+        .difference(&with_flag(false))
+        .cloned()
+        .collect();
+    assert!(!excluded.is_empty());
+    let extract = read_parquet(&dir.path().join("x.parquet"));
+    let released: std::collections::BTreeSet<String> =
+        strings(&extract, "kind_id").into_iter().flatten().collect();
+    assert!(
+        excluded.is_disjoint(&released),
+        "an excluded child is in the extract"
+    );
+}
+
+#[test]
+fn plan_shows_exclusion_flags_and_objections_bind_research_only() {
+    let dir = TempDir::new().unwrap();
+    let plan = |pipeline: &Path| {
+        let out = doel(&dir)
+            .arg("plan")
+            .arg(pipeline)
+            .arg("--input")
+            .arg(repo("sample-data/export.parquet"))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let line = |text: &str, column: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{column} ")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let research = plan(&repo(RESEARCH));
+    assert!(
+        line(&research, "verwerking_beperkt").contains("USE   restriction flag"),
+        "{research}"
+    );
+    assert!(
+        line(&research, "bezwaar_onderzoek").contains("USE   objection flag"),
+        "{research}"
+    );
+    let management = plan(&edited_pipeline(&dir, |t| {
+        t.replace("purpose = \"research\"", "purpose = \"management\"")
+    }));
+    assert!(
+        line(&management, "bezwaar_onderzoek").contains("not applied"),
+        "{management}"
+    );
+    assert!(
+        line(&management, "verwerking_beperkt").contains("USE   restriction flag"),
+        "{management}"
     );
 }

@@ -39,6 +39,17 @@ impl fmt::Display for Report<'_> {
             many => format!("{} files", many.len()),
         };
         writeln!(f, "read       {} rows from {files}", summary.rows_read)?;
+        let x = &summary.excluded;
+        if !plan.exclusions.is_empty() {
+            writeln!(
+                f,
+                "excluded   {} rows before any transformation: {} restriction, {} objection, {} unreadable flag",
+                x.total(),
+                x.restriction,
+                x.objection,
+                x.unreadable
+            )?;
+        }
         writeln!(
             f,
             "dropped    {} rows (a drop_row column had no value)",

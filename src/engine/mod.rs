@@ -15,6 +15,7 @@ use polars::prelude::PolarsError;
 
 pub use input::{Input, open};
 pub use run::{RejectionCount, RunSummary, run, same_file};
+pub use transform::ExclusionCounts;
 
 use crate::kernels::batch::Reason;
 

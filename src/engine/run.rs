@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use polars::prelude::*;
 
 use super::output::OutputFile;
-use super::transform::BatchTransform;
+use super::transform::{BatchTransform, ExclusionCounts};
 use super::{EngineError, Input};
 use crate::kernels::batch::{Reason, Tally};
 use crate::kernels::keys::MasterKey;
@@ -37,6 +37,8 @@ pub struct RunSummary {
     /// Rows left out because a `drop_row` column had no canonical form.
     pub rows_dropped: u64,
     pub rejections: Vec<RejectionCount>,
+    /// Records excluded before any transformation, by reason.
+    pub excluded: ExclusionCounts,
     /// Identifiers replaced, per `scrub` column, in plan order.
     pub scrubbed: Vec<(String, ScrubCounts)>,
     pub output: PathBuf,
@@ -46,6 +48,7 @@ struct State {
     output: Option<OutputFile>,
     tallies: Vec<Tally>,
     scrubbed: Vec<ScrubCounts>,
+    excluded: ExclusionCounts,
     rows_read: u64,
     rows_written: u64,
     rows_dropped: u64,
@@ -57,6 +60,7 @@ impl State {
         let mut out = transform.apply(batch, self.rows_read + 1)?;
         self.rows_read += batch.height() as u64;
         self.rows_dropped += out.rows_dropped;
+        self.excluded.add(&out.excluded);
         self.rows_written += out.frame.height() as u64;
         for (total, tally) in self.tallies.iter_mut().zip(&out.tallies) {
             total.missing += tally.missing;
@@ -98,6 +102,7 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
         output: Some(output),
         tallies: vec![Tally::default(); plan.outputs.len()],
         scrubbed: vec![ScrubCounts::default(); plan.outputs.len()],
+        excluded: ExclusionCounts::default(),
         rows_read: 0,
         rows_written: 0,
         rows_dropped: 0,
@@ -155,6 +160,7 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
         rows_written: state.rows_written,
         rows_dropped: state.rows_dropped,
         rejections,
+        excluded: state.excluded,
         scrubbed: plan
             .outputs
             .iter()

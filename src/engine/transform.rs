@@ -1,6 +1,8 @@
 //! One batch in, one batch out: the plan's released columns computed by the kernels,
 //! rows dropped where a `drop_row` column had no canonical form.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
 use polars::prelude::*;
 use polars_arrow::datatypes::Metadata;
@@ -11,7 +13,7 @@ use crate::kernels::batch::{self, KernelOutput, LinkSource, Tally};
 use crate::kernels::generalise::{AgeBands, Buckets};
 use crate::kernels::keys::{MasterKey, Pseudonymiser, SPEC_VERSION};
 use crate::kernels::scrub::{ScrubCounts, Scrubber};
-use crate::plan::{Plan, Transform};
+use crate::plan::{Exclusion, ExclusionReason, Plan, Transform};
 use crate::spec::{Generalise, LinkPart, OnInvalid, PseudonymKind};
 
 /// A released column with its kernel ready (HMAC keyed once, bands and buckets built).
@@ -37,8 +39,38 @@ enum Op {
     TopCode(String, f64),
 }
 
+/// Records taken out of a batch before any transformation, by reason.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ExclusionCounts {
+    pub restriction: u64,
+    pub objection: u64,
+    /// Rows whose flag could not be read: excluded too, since they may be marked.
+    pub unreadable: u64,
+}
+
+impl ExclusionCounts {
+    pub fn total(&self) -> u64 {
+        self.restriction + self.objection + self.unreadable
+    }
+
+    pub fn add(&mut self, other: &Self) {
+        self.restriction += other.restriction;
+        self.objection += other.objection;
+        self.unreadable += other.unreadable;
+    }
+}
+
+/// A batch after exclusions: the rows kept, their positions in the batch when some were
+/// taken out (so messages can name the original row), and the counts.
+struct Kept<'a> {
+    frame: Cow<'a, DataFrame>,
+    rows: Option<Vec<usize>>,
+    counts: ExclusionCounts,
+}
+
 /// The per-batch work of a plan.
 pub struct BatchTransform {
+    exclusions: Vec<Exclusion>,
     columns: Vec<Prepared>,
     /// Field metadata of the pseudonym columns, by output name.
     metadata: Vec<(String, Metadata)>,
@@ -52,6 +84,7 @@ pub struct BatchOutput {
     /// Per released column, in plan order (zero but for `scrub` columns).
     pub scrubbed: Vec<ScrubCounts>,
     pub rows_dropped: u64,
+    pub excluded: ExclusionCounts,
 }
 
 impl BatchTransform {
@@ -134,7 +167,11 @@ impl BatchTransform {
                 })
             })
             .collect::<Result<_, EngineError>>()?;
-        Ok(Self { columns, metadata })
+        Ok(Self {
+            exclusions: plan.exclusions.clone(),
+            columns,
+            metadata,
+        })
     }
 
     /// Field metadata for the pseudonym columns: spec version, kind, domain, key fingerprint.
@@ -144,6 +181,12 @@ impl BatchTransform {
 
     /// Transform one batch whose first row is data row `first_row` (1-based) of the input.
     pub fn apply(&self, df: &DataFrame, first_row: u64) -> Result<BatchOutput, EngineError> {
+        let Kept {
+            frame,
+            rows: kept_rows,
+            counts: excluded,
+        } = self.exclude(df)?;
+        let df = frame.as_ref();
         let mut columns = Vec::with_capacity(self.columns.len());
         let mut tallies = Vec::with_capacity(self.columns.len());
         let mut scrubbed = Vec::with_capacity(self.columns.len());
@@ -156,7 +199,8 @@ impl BatchTransform {
                         return Err(EngineError::InvalidValue {
                             column: prepared.name.clone(),
                             sources: prepared.sources.clone(),
-                            row: first_row + row as u64,
+                            row: first_row
+                                + kept_rows.as_ref().map_or(row, |rows| rows[row]) as u64,
                             reason,
                         });
                     }
@@ -188,6 +232,62 @@ impl BatchTransform {
             tallies,
             scrubbed,
             rows_dropped,
+            excluded,
+        })
+    }
+
+    /// Take out the rows an exclusion flag marks (restriction first, then objection),
+    /// before any transformation. Also returns the kept rows' positions in `df` when
+    /// some were taken out, so that messages can name the original row.
+    fn exclude<'a>(&self, df: &'a DataFrame) -> Result<Kept<'a>, EngineError> {
+        let mut counts = ExclusionCounts::default();
+        if self.exclusions.is_empty() {
+            return Ok(Kept {
+                frame: Cow::Borrowed(df),
+                rows: None,
+                counts,
+            });
+        }
+        let mut keep = vec![true; df.height()];
+        for exclusion in &self.exclusions {
+            let flags =
+                batch::flags(input(df, &exclusion.column, Want::Text)?.as_ref()).map_err(|e| {
+                    EngineError::Internal(format!("exclusion flag `{}`: {e}", exclusion.column))
+                })?;
+            for (kept, flag) in keep.iter_mut().zip(flags) {
+                if !*kept {
+                    continue;
+                }
+                match (flag, exclusion.reason) {
+                    (batch::Flag::Yes, ExclusionReason::Restriction) => counts.restriction += 1,
+                    (batch::Flag::Yes, ExclusionReason::Objection) => counts.objection += 1,
+                    (batch::Flag::Unreadable, _) => counts.unreadable += 1,
+                    (batch::Flag::No | batch::Flag::Missing, _) => continue,
+                }
+                *kept = false;
+            }
+        }
+        if counts.total() == 0 {
+            return Ok(Kept {
+                frame: Cow::Borrowed(df),
+                rows: None,
+                counts,
+            });
+        }
+        let mask = BooleanChunked::from_slice(PlSmallStr::from_static("keep"), &keep);
+        let filtered = df
+            .filter(&mask)
+            .map_err(|e| EngineError::Internal(super::safe_summary(&e)))?;
+        let rows = keep
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| **k)
+            .map(|(i, _)| i)
+            .collect();
+        Ok(Kept {
+            frame: Cow::Owned(filtered),
+            rows: Some(rows),
+            counts,
         })
     }
 

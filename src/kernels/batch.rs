@@ -529,6 +529,45 @@ pub fn top_code(values: &dyn Array, max: f64) -> Result<KernelOutput, KernelErro
     })
 }
 
+/// A yes/no value as exports write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flag {
+    Yes,
+    No,
+    /// Null, empty or white space.
+    Missing,
+    /// Text that is not one of the recognised yes/no words.
+    Unreadable,
+}
+
+/// Yes/no flags from a boolean column or text: `true/false`, `ja/nee`, `j/n`, `yes/no`,
+/// `y/n`, `1/0`, `t/f`, `waar/onwaar`, in any case, surrounding white space ignored.
+pub fn flags(values: &dyn Array) -> Result<Vec<Flag>, KernelError> {
+    if let Some(booleans) = values.as_any().downcast_ref::<arrow::array::BooleanArray>() {
+        return Ok((0..booleans.len())
+            .map(|i| match booleans.is_valid(i).then(|| booleans.value(i)) {
+                Some(true) => Flag::Yes,
+                Some(false) => Flag::No,
+                None => Flag::Missing,
+            })
+            .collect());
+    }
+    let text = Strings::try_new(values)?;
+    Ok((0..text.len())
+        .map(
+            |i| match text.get(i).map(|v| v.trim().to_ascii_lowercase()) {
+                None => Flag::Missing,
+                Some(v) => match v.as_str() {
+                    "" => Flag::Missing,
+                    "true" | "ja" | "j" | "yes" | "y" | "1" | "t" | "waar" => Flag::Yes,
+                    "false" | "nee" | "n" | "no" | "0" | "f" | "onwaar" => Flag::No,
+                    _ => Flag::Unreadable,
+                },
+            },
+        )
+        .collect())
+}
+
 /// Free text with identifiers replaced by tags (see [`Scrubber`]), and how many of each
 /// kind were replaced. A null stays null (counted as missing).
 pub fn scrub(
@@ -648,6 +687,29 @@ mod tests {
             n.div_ceil(3)
         );
         assert_eq!(tally.missing as usize, (n + 1) / 3);
+    }
+
+    #[test]
+    fn flags_from_booleans_and_text() {
+        let text = StringArray::from(vec![
+            Some(" Ja"),
+            Some("0"),
+            None,
+            Some("misschien"),
+            Some("TRUE"),
+        ]);
+        assert_eq!(
+            flags(&text).unwrap(),
+            [
+                Flag::Yes,
+                Flag::No,
+                Flag::Missing,
+                Flag::Unreadable,
+                Flag::Yes
+            ]
+        );
+        let booleans = arrow::array::BooleanArray::from(vec![Some(true), None]);
+        assert_eq!(flags(&booleans).unwrap(), [Flag::Yes, Flag::Missing]);
     }
 
     #[test]

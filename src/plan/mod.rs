@@ -5,4 +5,7 @@
 mod render;
 mod resolve;
 
-pub use resolve::{ColumnType, Fate, InputColumn, OutputColumn, Plan, PlanError, Transform};
+pub use resolve::{
+    ColumnType, Exclusion, ExclusionReason, Fate, InputColumn, OutputColumn, Plan, PlanError,
+    Transform,
+};

@@ -66,6 +66,22 @@ impl fmt::Display for Plan {
             match &input.fate {
                 Fate::NotNamed => writeln!(f, "DROP  not named in the pipeline (deny by default)")?,
                 Fate::DroppedByPipeline => writeln!(f, "DROP  the pipeline says drop")?,
+                Fate::ExclusionFlag {
+                    reason,
+                    applied: true,
+                } => writeln!(
+                    f,
+                    "USE   {} flag: a record marked yes is excluded before anything else",
+                    reason.as_str()
+                )?,
+                Fate::ExclusionFlag {
+                    reason,
+                    applied: false,
+                } => writeln!(
+                    f,
+                    "DROP  {} flag, not applied: objections bind research and statistics only",
+                    reason.as_str()
+                )?,
                 Fate::Used { by } => {
                     let uses: Vec<String> = self
                         .outputs

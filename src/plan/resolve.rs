@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use crate::spec::{Column, Generalise, LinkPart, OnInvalid, Operation, Pipeline, PseudonymKind};
+use crate::spec::{
+    Column, Generalise, LinkPart, OnInvalid, Operation, Pipeline, PseudonymKind, Purpose,
+};
 
 /// An input column's type, as far as the plan cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,10 +41,10 @@ impl ColumnType {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     /// A column the pipeline names is not in the input.
-    #[error("column `{column}` (used by `[columns] {entry}`) is not in the input")]
+    #[error("column `{column}` (used by `{entry}`) is not in the input")]
     MissingColumn { column: String, entry: String },
     /// A column's type does not suit the operation.
-    #[error("column `{column}` is {found}, but `[columns] {entry}` needs {expected}")]
+    #[error("column `{column}` is {found}, but `{entry}` needs {expected}")]
     WrongType {
         column: String,
         entry: String,
@@ -138,6 +140,12 @@ pub enum Fate {
     DroppedByPipeline,
     /// Dropped because the pipeline does not name it (deny by default).
     NotNamed,
+    /// Read only to exclude records (`applied`), or named as such but not applied to
+    /// this purpose (an objection flag in a management extract).
+    ExclusionFlag {
+        reason: ExclusionReason,
+        applied: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -157,6 +165,34 @@ pub struct Plan {
     pub inputs: Vec<InputColumn>,
     /// The released columns, in pipeline order.
     pub outputs: Vec<OutputColumn>,
+    /// Flag columns whose records are taken out before anything else, in the order
+    /// they are applied (a record both restricted and objected to counts as restricted).
+    pub exclusions: Vec<Exclusion>,
+}
+
+/// Why a record is excluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExclusionReason {
+    /// Processing restricted (*beperking*): excluded from every purpose.
+    Restriction,
+    /// The subject objected (*bezwaar*): excluded from research and statistics.
+    Objection,
+}
+
+impl ExclusionReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Restriction => "restriction",
+            Self::Objection => "objection",
+        }
+    }
+}
+
+/// A yes/no column whose "yes" rows are excluded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exclusion {
+    pub column: String,
+    pub reason: ExclusionReason,
 }
 
 impl Plan {
@@ -168,6 +204,42 @@ impl Plan {
     ) -> Result<Self, PlanError> {
         let types: BTreeMap<&str, &ColumnType> =
             schema.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        let purpose = pipeline.declaration.purpose;
+        let mut flags: Vec<(String, ExclusionReason, bool)> = Vec::new();
+        for (column, reason) in [
+            (
+                &pipeline.exclusions.restricted,
+                ExclusionReason::Restriction,
+            ),
+            (&pipeline.exclusions.objected, ExclusionReason::Objection),
+        ] {
+            let Some(column) = column else { continue };
+            let entry = format!(
+                "[exclusions] {}",
+                if reason == ExclusionReason::Restriction {
+                    "restricted"
+                } else {
+                    "objected"
+                }
+            );
+            let found = types
+                .get(column.as_str())
+                .ok_or_else(|| PlanError::MissingColumn {
+                    column: column.clone(),
+                    entry: entry.clone(),
+                })?;
+            if !Needs::Flag.accepts(found) {
+                return Err(PlanError::WrongType {
+                    column: column.clone(),
+                    entry,
+                    found: found.name().to_owned(),
+                    expected: Needs::Flag.describe(),
+                });
+            }
+            let applied = reason == ExclusionReason::Restriction
+                || matches!(purpose, Purpose::Research | Purpose::Statistics);
+            flags.push((column.clone(), reason, applied));
+        }
         let mut outputs = Vec::new();
         let mut dropped = std::collections::BTreeSet::new();
         for column in &pipeline.columns {
@@ -232,8 +304,14 @@ impl Plan {
                     .filter(|o| o.sources().contains(&name.as_str()))
                     .map(|o| o.name.clone())
                     .collect();
+                let flag = flags.iter().find(|(column, _, _)| column == name);
                 let fate = if !by.is_empty() {
                     Fate::Used { by }
+                } else if let Some((_, reason, applied)) = flag {
+                    Fate::ExclusionFlag {
+                        reason: *reason,
+                        applied: *applied,
+                    }
                 } else if dropped.contains(name) {
                     Fate::DroppedByPipeline
                 } else {
@@ -246,11 +324,17 @@ impl Plan {
                 }
             })
             .collect();
+        let exclusions = flags
+            .into_iter()
+            .filter(|(_, _, applied)| *applied)
+            .map(|(column, reason, _)| Exclusion { column, reason })
+            .collect();
         Ok(Self {
             pipeline,
             reference_date,
             inputs,
             outputs,
+            exclusions,
         })
     }
 
@@ -258,7 +342,10 @@ impl Plan {
     pub fn needed_inputs(&self) -> Vec<&str> {
         self.inputs
             .iter()
-            .filter(|c| matches!(c.fate, Fate::Used { .. }))
+            .filter(|c| {
+                matches!(c.fate, Fate::Used { .. })
+                    || self.exclusions.iter().any(|e| e.column == c.name)
+            })
             .map(|c| c.name.as_str())
             .collect()
     }
@@ -275,6 +362,8 @@ enum Needs {
     TextOrInteger,
     Date,
     Number,
+    /// Yes/no: a boolean, or text or an integer holding one.
+    Flag,
 }
 
 impl Needs {
@@ -288,6 +377,7 @@ impl Needs {
             Self::TextOrInteger => "text or an integer",
             Self::Date => "a date (or text as YYYY-MM-DD)",
             Self::Number => "a number (or text holding one)",
+            Self::Flag => "yes/no (a boolean, or text such as ja/nee, true/false, 1/0)",
         }
     }
 
@@ -300,6 +390,7 @@ impl Needs {
             Self::TextOrInteger => matches!(found, Text | Integer),
             Self::Date => matches!(found, Text | Date),
             Self::Number => matches!(found, Text | Integer | Float),
+            Self::Flag => matches!(found, Boolean | Text | Integer),
         }
     }
 }
@@ -342,12 +433,12 @@ fn check_column(column: &Column, types: &BTreeMap<&str, &ColumnType>) -> Result<
     for (name, needs) in checks {
         let found = types.get(name).ok_or_else(|| PlanError::MissingColumn {
             column: name.to_owned(),
-            entry: column.entry.clone(),
+            entry: format!("[columns] {}", column.entry),
         })?;
         if !needs.accepts(found) {
             return Err(PlanError::WrongType {
                 column: name.to_owned(),
-                entry: column.entry.clone(),
+                entry: format!("[columns] {}", column.entry),
                 found: found.name().to_owned(),
                 expected: needs.describe(),
             });
@@ -426,7 +517,7 @@ mod tests {
             resolve("bsnn = 'keep'").unwrap_err(),
             PlanError::MissingColumn {
                 column: "bsnn".into(),
-                entry: "bsnn".into()
+                entry: "[columns] bsnn".into()
             }
         );
         assert!(matches!(

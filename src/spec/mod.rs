@@ -4,5 +4,7 @@
 mod pipeline;
 mod validate;
 
-pub use pipeline::{Action, Declaration, Format, LegalBasis, OnInvalid, PseudonymKind, Purpose};
+pub use pipeline::{
+    Action, Declaration, Exclusions, Format, LegalBasis, OnInvalid, PseudonymKind, Purpose,
+};
 pub use validate::{Column, Generalise, Input, LinkPart, Operation, Output, Pipeline, SpecError};

@@ -10,6 +10,9 @@ pub struct PipelineFile {
     pub pipeline: Declaration,
     pub input: InputSpec,
     pub output: OutputSpec,
+    /// Records that must not be processed: restricted, or objected to.
+    #[serde(default)]
+    pub exclusions: Exclusions,
     /// Output and input columns by name; see [`ColumnSpec`]. Kept in file order.
     pub columns: toml::Table,
 }
@@ -111,6 +114,18 @@ pub struct InputSpec {
     /// CSV only: the field separator, one ASCII character (default `,`).
     #[serde(default)]
     pub delimiter: Option<String>,
+}
+
+/// `[exclusions]`: flag columns of the export that take records out before anything else.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exclusions {
+    /// A yes/no column: a restricted record (*beperking*) is never processed, whatever
+    /// the purpose.
+    pub restricted: Option<String>,
+    /// A yes/no column: a subject who objected (*bezwaar*) is left out of research and
+    /// statistics.
+    pub objected: Option<String>,
 }
 
 /// `[output]`: the extract's file.

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::pipeline::{
-    Action, ColumnSpec, Declaration, Format, Generalisation, LinkPartSpec, OnInvalid, PipelineFile,
-    PseudonymKind, SourceSpec,
+    Action, ColumnSpec, Declaration, Exclusions, Format, Generalisation, LinkPartSpec, OnInvalid,
+    PipelineFile, PseudonymKind, SourceSpec,
 };
 
 /// Age bands used when `to = "age_band"` names none: the childcare ages (0-3 day care,
@@ -57,6 +57,7 @@ pub struct Pipeline {
     pub declaration: Declaration,
     pub input: Input,
     pub output: Output,
+    pub exclusions: Exclusions,
     /// In file order.
     pub columns: Vec<Column>,
 }
@@ -278,6 +279,7 @@ impl Pipeline {
                 path: output_path,
                 format: output_format,
             },
+            exclusions: file.exclusions,
             columns,
         })
     }
