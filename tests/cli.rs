@@ -31,6 +31,8 @@ fn run(dir: &TempDir, pipeline: &str, input: &str, output: &str) -> Command {
 /// `doel run PIPELINE --input INPUT --output OUTPUT` with the demo key and a fixed run date.
 fn run_paths(dir: &TempDir, pipeline: &Path, input: &Path, output: &Path) -> Command {
     let mut cmd = doel(dir);
+    // The pipelines name their lists relative to the repository, as a user runs them.
+    cmd.current_dir(repo("."));
     cmd.arg("run")
         .arg(pipeline)
         .arg("--input")
@@ -62,8 +64,27 @@ fn read_csv_as_text(path: &Path) -> DataFrame {
         .unwrap()
 }
 
-/// Whether each row is marked restricted or objected to, read apart from doel.
+/// The canonical BSNs of the research pipeline's objection list, read apart from doel.
+fn objection_list() -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(repo("sample-data/bezwaren.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .filter_map(independent::canonical_bsn)
+        .collect()
+}
+
+/// Whether each row is marked restricted or objected to (by flag or by the research
+/// pipeline's objection list), read apart from doel.
 fn flagged(df: &DataFrame) -> Vec<(bool, bool)> {
+    let listed = objection_list();
+    let in_list: Vec<bool> = strings(df, "kind_bsn")
+        .iter()
+        .map(|v| {
+            v.as_deref()
+                .and_then(independent::canonical_bsn)
+                .is_some_and(|c| listed.contains(&c))
+        })
+        .collect();
     let flag = |c: &str| {
         strings(df, c)
             .into_iter()
@@ -73,6 +94,8 @@ fn flagged(df: &DataFrame) -> Vec<(bool, bool)> {
     flag("verwerking_beperkt")
         .into_iter()
         .zip(flag("bezwaar_onderzoek"))
+        .zip(in_list)
+        .map(|((restricted, objected), listed)| (restricted, objected || listed))
         .collect()
 }
 
@@ -767,8 +790,14 @@ fn restricted_and_objecting_subjects_are_absent() {
         restricted + objected
     );
     assert!(stdout.contains(&line), "{stdout}");
+    assert!(
+        stdout.contains(
+            "list       sample-data/bezwaren.csv (objection): 12 BSNs; line 8 holds no valid BSN"
+        ),
+        "{stdout}"
+    );
 
-    // Recompute the pseudonyms of the excluded children: none may be in the extract
+    // Recompute the pseudonyms of the excluded children (by flag or by list): none may be in the extract
     // (a child with both flagged and unflagged rows is left out of the check).
     let key = demo_key();
     let pseudonym = |v: &Option<String>| {

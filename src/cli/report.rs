@@ -39,8 +39,41 @@ impl fmt::Display for Report<'_> {
             many => format!("{} files", many.len()),
         };
         writeln!(f, "read       {} rows from {files}", summary.rows_read)?;
+        for list in &summary.lists {
+            let valid = list.entries - list.invalid_lines.len() as u64;
+            write!(
+                f,
+                "list       {} ({}): {valid} BSNs",
+                list.path.display(),
+                list.reason.as_str()
+            )?;
+            let shown: Vec<String> = list
+                .invalid_lines
+                .iter()
+                .take(20)
+                .map(u64::to_string)
+                .collect();
+            let more = if list.invalid_lines.len() > 20 {
+                ", …"
+            } else {
+                ""
+            };
+            match list.invalid_lines.len() {
+                0 => writeln!(f)?,
+                1 => writeln!(
+                    f,
+                    "; line {} holds no valid BSN and matches nothing: correct it",
+                    shown[0]
+                )?,
+                _ => writeln!(
+                    f,
+                    "; lines {}{more} hold no valid BSN and match nothing: correct them",
+                    shown.join(", ")
+                )?,
+            }
+        }
         let x = &summary.excluded;
-        if !plan.exclusions.is_empty() {
+        if !plan.exclusions.is_empty() || !plan.exclusion_lists.is_empty() {
             writeln!(
                 f,
                 "excluded   {} rows before any transformation: {} restriction, {} objection, {} unreadable flag",

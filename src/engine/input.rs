@@ -38,6 +38,11 @@ impl Input {
             .collect())
     }
 
+    /// Whether the input is CSV (its first line a header).
+    pub fn is_csv(&self) -> bool {
+        self.csv
+    }
+
     pub(super) fn error(&self, e: &PolarsError) -> EngineError {
         let path = match self.files.as_slice() {
             [one] => one.clone(),

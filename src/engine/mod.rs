@@ -5,6 +5,7 @@
 
 mod bridge;
 mod input;
+mod lists;
 mod output;
 mod run;
 mod transform;
@@ -14,7 +15,7 @@ use std::path::PathBuf;
 use polars::prelude::PolarsError;
 
 pub use input::{Input, open};
-pub use run::{RejectionCount, RunSummary, run, same_file};
+pub use run::{ListReport, RejectionCount, RunSummary, run, same_file};
 pub use transform::ExclusionCounts;
 
 use crate::kernels::batch::Reason;

@@ -28,6 +28,16 @@ pub struct RejectionCount {
     pub on_invalid: OnInvalid,
 }
 
+/// One exclusion list as read. Entries that are no valid BSN cannot be matched: they are
+/// reported, so that someone can correct them.
+#[derive(Debug, Clone)]
+pub struct ListReport {
+    pub path: PathBuf,
+    pub reason: crate::plan::ExclusionReason,
+    pub entries: u64,
+    pub invalid_lines: Vec<u64>,
+}
+
 /// What a completed run did.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
@@ -39,6 +49,8 @@ pub struct RunSummary {
     pub rejections: Vec<RejectionCount>,
     /// Records excluded before any transformation, by reason.
     pub excluded: ExclusionCounts,
+    /// The exclusion lists read: entries, and lines of entries that are no valid BSN.
+    pub lists: Vec<ListReport>,
     /// Identifiers replaced, per `scrub` column, in plan order.
     pub scrubbed: Vec<(String, ScrubCounts)>,
     pub output: PathBuf,
@@ -89,7 +101,12 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
     let needed: Vec<Expr> = plan.needed_inputs().into_iter().map(col).collect();
     let mut frame = input.frame.clone().select(needed);
     let schema = frame.collect_schema().map_err(|e| input.error(&e))?;
-    let transform = Arc::new(BatchTransform::new(plan, key)?);
+    let lists = plan
+        .exclusion_lists
+        .iter()
+        .map(super::lists::load)
+        .collect::<Result<Vec<_>, _>>()?;
+    let transform = Arc::new(BatchTransform::new(plan, key, &lists)?);
     // The output schema is what the transform makes of an empty batch.
     let probe = transform.apply(&DataFrame::empty_with_schema(&schema), 1)?;
     let output = OutputFile::create(
@@ -161,6 +178,15 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
         rows_dropped: state.rows_dropped,
         rejections,
         excluded: state.excluded,
+        lists: lists
+            .into_iter()
+            .map(|l| ListReport {
+                path: l.path,
+                reason: l.reason,
+                entries: l.entries,
+                invalid_lines: l.invalid_lines,
+            })
+            .collect(),
         scrubbed: plan
             .outputs
             .iter()

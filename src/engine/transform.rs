@@ -2,6 +2,7 @@
 //! rows dropped where a `drop_row` column had no canonical form.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -9,7 +10,10 @@ use polars_arrow::datatypes::Metadata;
 
 use super::EngineError;
 use super::bridge::{from_arrow_rs, to_arrow_rs};
+use super::lists::LoadedList;
+use crate::kernels::arrays::Strings;
 use crate::kernels::batch::{self, KernelOutput, LinkSource, Tally};
+use crate::kernels::canonical;
 use crate::kernels::generalise::{AgeBands, Buckets};
 use crate::kernels::keys::{MasterKey, Pseudonymiser, SPEC_VERSION};
 use crate::kernels::scrub::{ScrubCounts, Scrubber};
@@ -68,9 +72,17 @@ struct Kept<'a> {
     counts: ExclusionCounts,
 }
 
+/// The BSNs of the exclusion lists, by reason, and the column they are matched against.
+struct ListSets {
+    key: String,
+    restricted: HashSet<[u8; 9]>,
+    objected: HashSet<[u8; 9]>,
+}
+
 /// The per-batch work of a plan.
 pub struct BatchTransform {
     exclusions: Vec<Exclusion>,
+    lists: Option<ListSets>,
     columns: Vec<Prepared>,
     /// Field metadata of the pseudonym columns, by output name.
     metadata: Vec<(String, Metadata)>,
@@ -88,7 +100,23 @@ pub struct BatchOutput {
 }
 
 impl BatchTransform {
-    pub fn new(plan: &Plan, key: &MasterKey) -> Result<Self, EngineError> {
+    /// `lists` are the plan's exclusion lists, loaded.
+    pub fn new(plan: &Plan, key: &MasterKey, lists: &[LoadedList]) -> Result<Self, EngineError> {
+        let lists = plan.exclusion_key.as_ref().map(|key| {
+            let mut sets = ListSets {
+                key: key.clone(),
+                restricted: HashSet::new(),
+                objected: HashSet::new(),
+            };
+            for list in lists {
+                let set = match list.reason {
+                    ExclusionReason::Restriction => &mut sets.restricted,
+                    ExclusionReason::Objection => &mut sets.objected,
+                };
+                set.extend(&list.bsns);
+            }
+            sets
+        });
         let domain_name = &plan.pipeline.declaration.pseudonym_domain;
         let domain = key.domain(domain_name);
         let fingerprint = key.fingerprint();
@@ -169,6 +197,7 @@ impl BatchTransform {
             .collect::<Result<_, EngineError>>()?;
         Ok(Self {
             exclusions: plan.exclusions.clone(),
+            lists,
             columns,
             metadata,
         })
@@ -241,32 +270,53 @@ impl BatchTransform {
     /// some were taken out, so that messages can name the original row.
     fn exclude<'a>(&self, df: &'a DataFrame) -> Result<Kept<'a>, EngineError> {
         let mut counts = ExclusionCounts::default();
-        if self.exclusions.is_empty() {
+        if self.exclusions.is_empty() && self.lists.is_none() {
             return Ok(Kept {
                 frame: Cow::Borrowed(df),
                 rows: None,
                 counts,
             });
         }
-        let mut keep = vec![true; df.height()];
+        // Per row: marked restricted, marked objected, a flag unreadable.
+        let mut marks = vec![(false, false, false); df.height()];
         for exclusion in &self.exclusions {
             let flags =
                 batch::flags(input(df, &exclusion.column, Want::Text)?.as_ref()).map_err(|e| {
                     EngineError::Internal(format!("exclusion flag `{}`: {e}", exclusion.column))
                 })?;
-            for (kept, flag) in keep.iter_mut().zip(flags) {
-                if !*kept {
-                    continue;
-                }
+            for (mark, flag) in marks.iter_mut().zip(flags) {
                 match (flag, exclusion.reason) {
-                    (batch::Flag::Yes, ExclusionReason::Restriction) => counts.restriction += 1,
-                    (batch::Flag::Yes, ExclusionReason::Objection) => counts.objection += 1,
-                    (batch::Flag::Unreadable, _) => counts.unreadable += 1,
-                    (batch::Flag::No | batch::Flag::Missing, _) => continue,
+                    (batch::Flag::Yes, ExclusionReason::Restriction) => mark.0 = true,
+                    (batch::Flag::Yes, ExclusionReason::Objection) => mark.1 = true,
+                    (batch::Flag::Unreadable, _) => mark.2 = true,
+                    (batch::Flag::No | batch::Flag::Missing, _) => {}
                 }
-                *kept = false;
             }
         }
+        if let Some(lists) = &self.lists {
+            let key = input(df, &lists.key, Want::Text)?;
+            let bsns = Strings::try_new(key.as_ref()).map_err(|e| {
+                EngineError::Internal(format!("exclusion key `{}`: {e}", lists.key))
+            })?;
+            for (row, mark) in marks.iter_mut().enumerate() {
+                if let Some(bsn) = bsns.get(row).and_then(canonical::bsn) {
+                    mark.0 |= lists.restricted.contains(&bsn);
+                    mark.1 |= lists.objected.contains(&bsn);
+                }
+            }
+        }
+        let keep: Vec<bool> = marks
+            .iter()
+            .map(|&(restricted, objected, unreadable)| {
+                match (restricted, objected, unreadable) {
+                    (true, _, _) => counts.restriction += 1,
+                    (false, true, _) => counts.objection += 1,
+                    (false, false, true) => counts.unreadable += 1,
+                    (false, false, false) => return true,
+                }
+                false
+            })
+            .collect();
         if counts.total() == 0 {
             return Ok(Kept {
                 frame: Cow::Borrowed(df),

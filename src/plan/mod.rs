@@ -6,6 +6,6 @@ mod render;
 mod resolve;
 
 pub use resolve::{
-    ColumnType, Exclusion, ExclusionReason, Fate, InputColumn, OutputColumn, Plan, PlanError,
-    Transform,
+    ColumnType, Exclusion, ExclusionList, ExclusionReason, Fate, InputColumn, OutputColumn, Plan,
+    PlanError, Transform,
 };

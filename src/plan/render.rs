@@ -40,6 +40,14 @@ impl fmt::Display for Plan {
             self.pipeline.output.path.display(),
             self.pipeline.output.format.as_str()
         )?;
+        for list in &self.exclusion_lists {
+            writeln!(
+                f,
+                "exclude    records whose BSN is in {} ({} list)",
+                list.path.display(),
+                list.reason.as_str()
+            )?;
+        }
         writeln!(f)?;
         let width = self
             .inputs
@@ -73,6 +81,10 @@ impl fmt::Display for Plan {
                     f,
                     "USE   {} flag: a record marked yes is excluded before anything else",
                     reason.as_str()
+                )?,
+                Fate::ExclusionKey => writeln!(
+                    f,
+                    "USE   BSN matched against the exclusion lists, not released"
                 )?,
                 Fate::ExclusionFlag {
                     reason,

@@ -146,6 +146,8 @@ pub enum Fate {
         reason: ExclusionReason,
         applied: bool,
     },
+    /// Read only to match records against the exclusion lists.
+    ExclusionKey,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -168,6 +170,17 @@ pub struct Plan {
     /// Flag columns whose records are taken out before anything else, in the order
     /// they are applied (a record both restricted and objected to counts as restricted).
     pub exclusions: Vec<Exclusion>,
+    /// Lists of BSNs whose records are excluded, matched against `exclusion_key`.
+    pub exclusion_lists: Vec<ExclusionList>,
+    /// The input's BSN column the lists are matched against, when a list applies.
+    pub exclusion_key: Option<String>,
+}
+
+/// A file of BSNs whose records are excluded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExclusionList {
+    pub path: std::path::PathBuf,
+    pub reason: ExclusionReason,
 }
 
 /// Why a record is excluded.
@@ -239,6 +252,48 @@ impl Plan {
             let applied = reason == ExclusionReason::Restriction
                 || matches!(purpose, Purpose::Research | Purpose::Statistics);
             flags.push((column.clone(), reason, applied));
+        }
+        let mut exclusion_lists = Vec::new();
+        for (paths, reason) in [
+            (
+                &pipeline.exclusions.restriction_lists,
+                ExclusionReason::Restriction,
+            ),
+            (
+                &pipeline.exclusions.objection_lists,
+                ExclusionReason::Objection,
+            ),
+        ] {
+            if reason == ExclusionReason::Restriction
+                || matches!(purpose, Purpose::Research | Purpose::Statistics)
+            {
+                exclusion_lists.extend(paths.iter().map(|p| ExclusionList {
+                    path: p.into(),
+                    reason,
+                }));
+            }
+        }
+        let exclusion_key = pipeline
+            .exclusions
+            .bsn
+            .clone()
+            .filter(|_| !exclusion_lists.is_empty());
+        if let Some(key) = &exclusion_key {
+            let entry = "[exclusions] bsn".to_owned();
+            let found = types
+                .get(key.as_str())
+                .ok_or_else(|| PlanError::MissingColumn {
+                    column: key.clone(),
+                    entry: entry.clone(),
+                })?;
+            if !Needs::TextOrInteger.accepts(found) {
+                return Err(PlanError::WrongType {
+                    column: key.clone(),
+                    entry,
+                    found: found.name().to_owned(),
+                    expected: Needs::TextOrInteger.describe(),
+                });
+            }
         }
         let mut outputs = Vec::new();
         let mut dropped = std::collections::BTreeSet::new();
@@ -312,6 +367,8 @@ impl Plan {
                         reason: *reason,
                         applied: *applied,
                     }
+                } else if exclusion_key.as_deref() == Some(name.as_str()) {
+                    Fate::ExclusionKey
                 } else if dropped.contains(name) {
                     Fate::DroppedByPipeline
                 } else {
@@ -335,6 +392,8 @@ impl Plan {
             inputs,
             outputs,
             exclusions,
+            exclusion_lists,
+            exclusion_key,
         })
     }
 
@@ -345,6 +404,7 @@ impl Plan {
             .filter(|c| {
                 matches!(c.fate, Fate::Used { .. })
                     || self.exclusions.iter().any(|e| e.column == c.name)
+                    || self.exclusion_key.as_deref() == Some(c.name.as_str())
             })
             .map(|c| c.name.as_str())
             .collect()

@@ -126,6 +126,14 @@ pub struct Exclusions {
     /// A yes/no column: a subject who objected (*bezwaar*) is left out of research and
     /// statistics.
     pub objected: Option<String>,
+    /// The export's BSN column that the lists below are matched against (canonical forms).
+    pub bsn: Option<String>,
+    /// Files (CSV with a header, or Parquet; first column) of BSNs of restricted records.
+    #[serde(default)]
+    pub restriction_lists: Vec<String>,
+    /// Files of BSNs of subjects who objected.
+    #[serde(default)]
+    pub objection_lists: Vec<String>,
 }
 
 /// `[output]`: the extract's file.

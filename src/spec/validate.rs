@@ -251,6 +251,12 @@ impl Pipeline {
         if seen.is_empty() {
             return Err(invalid("[columns] releases no column".into()));
         }
+        let lists = &file.exclusions;
+        if (!lists.restriction_lists.is_empty() || !lists.objection_lists.is_empty())
+            && lists.bsn.is_none()
+        {
+            return Err(invalid("[exclusions] names lists of BSNs but not `bsn`, the export's column to match them against".into()));
+        }
         for dropped in &columns {
             if let Operation::Drop { source } = &dropped.operation
                 && let Some(user) = columns
