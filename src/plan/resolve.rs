@@ -193,6 +193,11 @@ pub enum ExclusionReason {
 }
 
 impl ExclusionReason {
+    /// Restrictions bind every purpose; objections bind research and statistics.
+    pub fn binds(self, purpose: Purpose) -> bool {
+        self == Self::Restriction || matches!(purpose, Purpose::Research | Purpose::Statistics)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Restriction => "restriction",
@@ -235,23 +240,8 @@ impl Plan {
                     "objected"
                 }
             );
-            let found = types
-                .get(column.as_str())
-                .ok_or_else(|| PlanError::MissingColumn {
-                    column: column.clone(),
-                    entry: entry.clone(),
-                })?;
-            if !Needs::Flag.accepts(found) {
-                return Err(PlanError::WrongType {
-                    column: column.clone(),
-                    entry,
-                    found: found.name().to_owned(),
-                    expected: Needs::Flag.describe(),
-                });
-            }
-            let applied = reason == ExclusionReason::Restriction
-                || matches!(purpose, Purpose::Research | Purpose::Statistics);
-            flags.push((column.clone(), reason, applied));
+            check_source(&types, column, &entry, Needs::Flag)?;
+            flags.push((column.clone(), reason, reason.binds(purpose)));
         }
         let mut exclusion_lists = Vec::new();
         for (paths, reason) in [
@@ -264,9 +254,7 @@ impl Plan {
                 ExclusionReason::Objection,
             ),
         ] {
-            if reason == ExclusionReason::Restriction
-                || matches!(purpose, Purpose::Research | Purpose::Statistics)
-            {
+            if reason.binds(purpose) {
                 exclusion_lists.extend(paths.iter().map(|p| ExclusionList {
                     path: p.into(),
                     reason,
@@ -279,21 +267,7 @@ impl Plan {
             .clone()
             .filter(|_| !exclusion_lists.is_empty());
         if let Some(key) = &exclusion_key {
-            let entry = "[exclusions] bsn".to_owned();
-            let found = types
-                .get(key.as_str())
-                .ok_or_else(|| PlanError::MissingColumn {
-                    column: key.clone(),
-                    entry: entry.clone(),
-                })?;
-            if !Needs::TextOrInteger.accepts(found) {
-                return Err(PlanError::WrongType {
-                    column: key.clone(),
-                    entry,
-                    found: found.name().to_owned(),
-                    expected: Needs::TextOrInteger.describe(),
-                });
-            }
+            check_source(&types, key, "[exclusions] bsn", Needs::TextOrInteger)?;
         }
         let mut outputs = Vec::new();
         let mut dropped = std::collections::BTreeSet::new();
@@ -490,21 +464,34 @@ fn check_column(column: &Column, types: &BTreeMap<&str, &ColumnType>) -> Result<
             },
         )],
     };
-    for (name, needs) in checks {
-        let found = types.get(name).ok_or_else(|| PlanError::MissingColumn {
-            column: name.to_owned(),
-            entry: format!("[columns] {}", column.entry),
-        })?;
-        if !needs.accepts(found) {
-            return Err(PlanError::WrongType {
-                column: name.to_owned(),
-                entry: format!("[columns] {}", column.entry),
-                found: found.name().to_owned(),
-                expected: needs.describe(),
-            });
-        }
+    let entry = format!("[columns] {}", column.entry);
+    checks
+        .into_iter()
+        .try_for_each(|(name, needs)| check_source(types, name, &entry, needs))
+}
+
+/// The column is in the input and of a type `needs` accepts; `entry` names the pipeline
+/// entry that reads it, for the message.
+fn check_source(
+    types: &BTreeMap<&str, &ColumnType>,
+    column: &str,
+    entry: &str,
+    needs: Needs,
+) -> Result<(), PlanError> {
+    let found = types.get(column).ok_or_else(|| PlanError::MissingColumn {
+        column: column.to_owned(),
+        entry: entry.to_owned(),
+    })?;
+    if needs.accepts(found) {
+        Ok(())
+    } else {
+        Err(PlanError::WrongType {
+            column: column.to_owned(),
+            entry: entry.to_owned(),
+            found: found.name().to_owned(),
+            expected: needs.describe(),
+        })
     }
-    Ok(())
 }
 
 #[cfg(test)]
