@@ -552,19 +552,16 @@ pub fn flags(values: &dyn Array) -> Result<Vec<Flag>, KernelError> {
             })
             .collect());
     }
+    const YES: [&str; 8] = ["true", "ja", "j", "yes", "y", "1", "t", "waar"];
+    const NO: [&str; 7] = ["false", "nee", "n", "no", "0", "f", "onwaar"];
     let text = Strings::try_new(values)?;
     Ok((0..text.len())
-        .map(
-            |i| match text.get(i).map(|v| v.trim().to_ascii_lowercase()) {
-                None => Flag::Missing,
-                Some(v) => match v.as_str() {
-                    "" => Flag::Missing,
-                    "true" | "ja" | "j" | "yes" | "y" | "1" | "t" | "waar" => Flag::Yes,
-                    "false" | "nee" | "n" | "no" | "0" | "f" | "onwaar" => Flag::No,
-                    _ => Flag::Unreadable,
-                },
-            },
-        )
+        .map(|i| match text.get(i).map(str::trim) {
+            None | Some("") => Flag::Missing,
+            Some(v) if YES.iter().any(|w| v.eq_ignore_ascii_case(w)) => Flag::Yes,
+            Some(v) if NO.iter().any(|w| v.eq_ignore_ascii_case(w)) => Flag::No,
+            Some(_) => Flag::Unreadable,
+        })
         .collect())
 }
 
