@@ -11,15 +11,23 @@ use tempfile::TempDir;
 
 const RESEARCH: &str = "pipelines/onderzoek-ontwikkeling.toml";
 const MUNICIPALITY: &str = "pipelines/gemeente-jeugd.toml";
+const ALLOWANCE: &str = "pipelines/toeslagen-maandlevering.toml";
 const RUN_DATE: &str = "2026-11-01";
+/// Anchor dates before these are past the catalogue's terms on `RUN_DATE`: 7 years
+/// (administratie: the record key), 2 years (contact) and 1 year (dossier).
+const PAST_ADMINISTRATIE: &str = "2019-11-01";
+const PAST_DOSSIER: &str = "2025-11-01";
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
+/// The binary, run from the repository's root as a user runs the example pipelines (their
+/// paths are relative to it); `dir` holds what a test writes.
 fn doel(dir: &TempDir) -> Command {
+    assert!(dir.path().is_dir());
     let mut cmd = Command::cargo_bin("doel").unwrap();
-    cmd.current_dir(dir.path()).env_remove("DOEL_KEY_FILE");
+    cmd.current_dir(repo(".")).env_remove("DOEL_KEY_FILE");
     cmd
 }
 
@@ -31,8 +39,6 @@ fn run(dir: &TempDir, pipeline: &str, input: &str, output: &str) -> Command {
 /// `doel run PIPELINE --input INPUT --output OUTPUT` with the demo key and a fixed run date.
 fn run_paths(dir: &TempDir, pipeline: &Path, input: &Path, output: &Path) -> Command {
     let mut cmd = doel(dir);
-    // The pipelines name their lists relative to the repository, as a user runs them.
-    cmd.current_dir(repo("."));
     cmd.arg("run")
         .arg(pipeline)
         .arg("--input")
@@ -44,6 +50,17 @@ fn run_paths(dir: &TempDir, pipeline: &Path, input: &Path, output: &Path) -> Com
         .arg("--run-date")
         .arg(RUN_DATE);
     cmd
+}
+
+/// Run `cmd`, which must succeed; its stdout.
+fn succeed(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 fn read_parquet(path: &Path) -> DataFrame {
@@ -73,9 +90,45 @@ fn objection_list() -> std::collections::BTreeSet<String> {
         .collect()
 }
 
-/// Whether each row is marked restricted or objected to (by flag or by the research
-/// pipeline's objection list), read apart from doel.
-fn flagged(df: &DataFrame) -> Vec<(bool, bool)> {
+/// Why a row is left out of the research extract before any transformation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Excluded {
+    No,
+    Restriction,
+    Objection,
+    Retention,
+}
+
+/// Whether the contract ended before `cutoff` (ISO dates compare as text).
+fn ended_before(df: &DataFrame, cutoff: &str) -> Vec<bool> {
+    strings(df, "contract_einde")
+        .into_iter()
+        .map(|v| v.is_some_and(|d| !d.is_empty() && d.as_str() < cutoff))
+        .collect()
+}
+
+/// Why each row is excluded from the research extract, read apart from doel: restricted,
+/// objected to (by flag or by the pipeline's objection list), or past the record key's
+/// retention term, counted in that order.
+fn flagged(df: &DataFrame) -> Vec<Excluded> {
+    flags(df)
+        .into_iter()
+        .zip(ended_before(df, PAST_ADMINISTRATIE))
+        .map(|((restricted, objected), expired)| {
+            if restricted {
+                Excluded::Restriction
+            } else if objected {
+                Excluded::Objection
+            } else if expired {
+                Excluded::Retention
+            } else {
+                Excluded::No
+            }
+        })
+        .collect()
+}
+
+fn flags(df: &DataFrame) -> Vec<(bool, bool)> {
     let listed = objection_list();
     let in_list: Vec<bool> = strings(df, "kind_bsn")
         .iter()
@@ -99,12 +152,12 @@ fn flagged(df: &DataFrame) -> Vec<(bool, bool)> {
         .collect()
 }
 
-/// A column's values in the rows that neither flag excludes.
+/// A column's values in the rows not excluded.
 fn kept(df: &DataFrame, column: &str) -> Vec<Option<String>> {
     strings(df, column)
         .into_iter()
         .zip(flagged(df))
-        .filter(|(_, (r, o))| !r && !o)
+        .filter(|(_, x)| *x == Excluded::No)
         .map(|(v, _)| v)
         .collect()
 }
@@ -221,15 +274,12 @@ fn plan_lists_every_sample_column_with_its_fate() {
 #[test]
 fn research_extract_holds_only_named_columns_with_independent_pseudonyms() {
     let dir = TempDir::new().unwrap();
-    let out = run(&dir, RESEARCH, "sample-data/export.parquet", "x.parquet")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = succeed(&mut run(
+        &dir,
+        RESEARCH,
+        "sample-data/export.parquet",
+        "x.parquet",
+    ));
 
     let extract = read_parquet(&dir.path().join("x.parquet"));
     assert_eq!(
@@ -243,7 +293,8 @@ fn research_extract_holds_only_named_columns_with_independent_pseudonyms() {
             "postcode",
             "opvangsoort",
             "contract_start_maand",
-            "uren_per_maand"
+            "uren_per_maand",
+            "gezondheid"
         ]
     );
 
@@ -297,9 +348,7 @@ fn research_extract_holds_only_named_columns_with_independent_pseudonyms() {
     assert!(parent_missing + parent_invalid >= nulls && nulls > 0);
 
     // The key itself never appears in what doel prints.
-    assert!(
-        !stdout.contains(key.trim()) && !String::from_utf8_lossy(&out.stderr).contains(key.trim())
-    );
+    assert!(!stdout.contains(key.trim()), "the key is in the output");
 }
 
 #[test]
@@ -452,8 +501,8 @@ fn a_failed_run_leaves_no_file() {
     let first = bsns
         .iter()
         .zip(flagged(&input))
-        .position(|(v, (r, o))| {
-            !r && !o && v.as_deref().and_then(independent::canonical_bsn).is_none()
+        .position(|(v, x)| {
+            x == Excluded::No && v.as_deref().and_then(independent::canonical_bsn).is_none()
         })
         .unwrap();
     let expected = format!(
@@ -534,17 +583,105 @@ fn unknown_pipeline_key_is_named() {
 #[test]
 fn missing_input_column_is_named() {
     let dir = TempDir::new().unwrap();
-    let pipeline = edited_pipeline(&dir, |t| {
-        t.replace("kind_geslacht = \"keep\"", "kind_gender = \"keep\"")
-    });
+    // The export of a vendor update that lost a column the pipeline keeps.
+    let sample = std::fs::read_to_string(repo("sample-data/export.csv")).unwrap();
+    let without: String = sample
+        .lines()
+        .map(|line| {
+            let mut fields: Vec<&str> = line.split(',').collect();
+            fields.remove(6);
+            fields.join(",") + "\n"
+        })
+        .collect();
+    assert!(sample.starts_with("contract_id,kind_bsn,kind_voornaam,kind_tussenvoegsel,kind_achternaam,kind_geboortedatum,kind_geslacht,"));
+    let input = dir.path().join("export.csv");
+    std::fs::write(&input, without).unwrap();
     assert_error(
         doel(&dir)
             .arg("plan")
-            .arg(pipeline)
+            .arg(repo(RESEARCH))
             .arg("--input")
-            .arg(repo("sample-data/export.parquet")),
+            .arg(&input),
         1,
-        "column `kind_gender`",
+        "column `kind_geslacht` (used by `[columns] kind_geslacht`) is not in the input",
+    );
+}
+
+/// Each policy rule refuses an edited research pipeline that breaks it, before reading a
+/// row, with exit code 2 and a message naming the rule and the column.
+#[test]
+fn each_policy_rule_refuses_a_pipeline_that_breaks_it() {
+    let dir = TempDir::new().unwrap();
+    let cases: [(&str, &str, &str); 8] = [
+        (
+            "kind_geslacht = \"keep\"",
+            "kind_gender = \"keep\"",
+            "rule uncatalogued-column, column `kind_gender`: read by `[columns] kind_gender`, but not in the catalogue pipelines/catalogue.toml",
+        ),
+        (
+            "kind_geslacht = \"keep\"",
+            "kind_geslacht = \"keep\"\nouder_bsn_2 = \"keep\"",
+            "rule uncatalogued-column, column `ouder_bsn_2`",
+        ),
+        (
+            "ouder_bsn = { action = \"pseudonymise\", kind = \"bsn\", as = \"ouder_id\", on_invalid = \"null\" }",
+            "ouder_bsn = \"keep\"",
+            "rule bsn-in-clear, column `ouder_bsn`: is a BSN and the pipeline would keep it; a research pipeline may only pseudonymise or drop a BSN",
+        ),
+        (
+            "[exceptions.medische_info]",
+            "[exceptions.religie]",
+            "rule special-category, column `medische_info`: holds a special category of data (health); releasing it needs [exceptions.medische_info]",
+        ),
+        (
+            "medische_info = { action = \"scrub\", as = \"gezondheid\" }",
+            "medische_info = { action = \"keep\", as = \"gezondheid\" }",
+            "rule free-text, column `medische_info`: is free text and the pipeline would keep it",
+        ),
+        (
+            "postcode = { action = \"generalise\", to = \"pc4\" }",
+            "postcode = \"keep\"",
+            "rule direct-identifier, column `postcode`: is a direct identifier (address) and the pipeline would keep it; a research pipeline may only pseudonymise it, generalise it to pc4 or drop it",
+        ),
+        (
+            "objected = \"bezwaar_onderzoek\"",
+            "",
+            "rule objections, column `bezwaar_onderzoek`: the catalogue marks it as the export's objection flag",
+        ),
+        (
+            "restricted = \"verwerking_beperkt\"",
+            "",
+            "rule restrictions, column `verwerking_beperkt`",
+        ),
+    ];
+    for (from, to, message) in cases {
+        let pipeline = edited_pipeline(&dir, |t| {
+            assert!(t.contains(from), "{from}");
+            t.replace(from, to)
+        });
+        let code = if message.starts_with("rule") { 2 } else { 1 };
+        assert_error(
+            doel(&dir)
+                .arg("plan")
+                .arg(&pipeline)
+                .arg("--input")
+                .arg(repo("sample-data/export.parquet")),
+            code,
+            message,
+        );
+    }
+    // The legal-obligation pipeline keeps BSNs in clear only while it names the law.
+    let text = std::fs::read_to_string(repo(ALLOWANCE)).unwrap();
+    let without_law = dir.path().join("zonder-wet.toml");
+    std::fs::write(
+        &without_law,
+        text.replace("bsn_basis = \"Regeling Wet kinderopvang art. 11\"\n", ""),
+    )
+    .unwrap();
+    assert_error(
+        doel(&dir).arg("plan").arg(&without_law),
+        2,
+        "rule bsn-in-clear, column `kind_bsn`: a BSN kept in clear needs [pipeline] bsn_basis, naming the law that requires it",
     );
 }
 
@@ -573,7 +710,9 @@ fn unreadable_input_is_an_io_error() {
 #[test]
 fn keygen_writes_a_private_key_and_never_overwrites() {
     let dir = TempDir::new().unwrap();
+    // A relative --out is taken from the current directory.
     let out = doel(&dir)
+        .current_dir(dir.path())
         .args(["keygen", "--out", "new.key"])
         .output()
         .unwrap();
@@ -597,7 +736,9 @@ fn keygen_writes_a_private_key_and_never_overwrites() {
         );
     }
     assert_error(
-        doel(&dir).args(["keygen", "--out", "new.key"]),
+        doel(&dir)
+            .current_dir(dir.path())
+            .args(["keygen", "--out", "new.key"]),
         1,
         "already exists",
     );
@@ -775,19 +916,22 @@ fn scrubbed_notes_hold_no_identifiers() {
 #[test]
 fn restricted_and_objecting_subjects_are_absent() {
     let dir = TempDir::new().unwrap();
-    let out = run(&dir, RESEARCH, "sample-data/export.parquet", "x.parquet")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = succeed(&mut run(
+        &dir,
+        RESEARCH,
+        "sample-data/export.parquet",
+        "x.parquet",
+    ));
     let input = read_parquet(&repo("sample-data/export.parquet"));
     let flags = flagged(&input);
-    let restricted = flags.iter().filter(|(r, _)| *r).count();
-    let objected = flags.iter().filter(|(r, o)| *o && !r).count();
-    assert!(restricted > 0 && objected > 0);
+    let count = |reason| flags.iter().filter(|x| **x == reason).count();
+    let restricted = count(Excluded::Restriction);
+    let objected = count(Excluded::Objection);
+    let expired = count(Excluded::Retention);
+    assert!(restricted > 0 && objected > 0 && expired > 0);
     let line = format!(
-        "excluded   {} rows before any transformation: {restricted} restriction, {objected} objection, 0 unreadable flag",
-        restricted + objected
+        "excluded   {} rows before any transformation: {restricted} restriction, {objected} objection, {expired} retention, 0 unreadable flag",
+        restricted + objected + expired
     );
     assert!(stdout.contains(&line), "{stdout}");
     assert!(
@@ -797,7 +941,7 @@ fn restricted_and_objecting_subjects_are_absent() {
         "{stdout}"
     );
 
-    // Recompute the pseudonyms of the excluded children (by flag or by list): none may be in the extract
+    // Recompute the pseudonyms of the excluded children (by flag, list or retention): none may be in the extract
     // (a child with both flagged and unflagged rows is left out of the check).
     let key = demo_key();
     let pseudonym = |v: &Option<String>| {
@@ -809,7 +953,7 @@ fn restricted_and_objecting_subjects_are_absent() {
     let with_flag = |want: bool| -> std::collections::BTreeSet<String> {
         bsns.iter()
             .zip(&flags)
-            .filter(|(_, (r, o))| (*r || *o) == want)
+            .filter(|(_, x)| (**x != Excluded::No) == want)
             .filter_map(|(v, _)| pseudonym(v))
             .collect()
     };
@@ -865,5 +1009,156 @@ fn plan_shows_exclusion_flags_and_objections_bind_research_only() {
     assert!(
         line(&management, "verwerking_beperkt").contains("USE   restriction flag"),
         "{management}"
+    );
+}
+
+#[test]
+fn values_past_their_retention_term_are_withheld_and_counted() {
+    let dir = TempDir::new().unwrap();
+    let stdout = succeed(&mut run(
+        &dir,
+        RESEARCH,
+        "sample-data/export.parquet",
+        "x.parquet",
+    ));
+    let input = read_parquet(&repo("sample-data/export.parquet"));
+    // Health notes (scrubbed, so present wherever the input has one) of contracts that
+    // ended more than a year before the run date are withheld, in every row transformed.
+    let rows: Vec<(Option<String>, bool, Option<String>)> = strings(&input, "medische_info")
+        .into_iter()
+        .zip(ended_before(&input, PAST_DOSSIER))
+        .zip(strings(&input, "kind_bsn"))
+        .zip(flagged(&input))
+        .filter(|(_, x)| *x == Excluded::No)
+        .map(|(((note, past), bsn), _)| (note, past, bsn))
+        .collect();
+    let withheld = rows
+        .iter()
+        .filter(|(note, past, _)| *past && note.is_some())
+        .count();
+    assert!(withheld > 0);
+    assert!(
+        stdout.contains(&format!(
+            "withheld   gezondheid: {withheld} values past their retention term, set to null"
+        )),
+        "{stdout}"
+    );
+    // Row for row in the extract (rows with a BSN without canonical form are dropped).
+    let expected: Vec<bool> = rows
+        .iter()
+        .filter(|(_, _, bsn)| {
+            bsn.as_deref()
+                .and_then(independent::canonical_bsn)
+                .is_some()
+        })
+        .map(|(note, past, _)| note.is_some() && !past)
+        .collect();
+    let extract = read_parquet(&dir.path().join("x.parquet"));
+    let present: Vec<bool> = strings(&extract, "gezondheid")
+        .iter()
+        .map(Option::is_some)
+        .collect();
+    assert_eq!(present, expected);
+}
+
+#[test]
+fn the_legal_obligation_delivery_holds_bsns_in_clear_and_leaves_out_restricted_records() {
+    let dir = TempDir::new().unwrap();
+    let stdout = succeed(&mut run(
+        &dir,
+        ALLOWANCE,
+        "sample-data/export.parquet",
+        "t.csv",
+    ));
+    let input = read_parquet(&repo("sample-data/export.parquet"));
+    let restricted: Vec<bool> = flags(&input).into_iter().map(|(r, _)| r).collect();
+    let expired = ended_before(&input, PAST_ADMINISTRATIE);
+    let kept: Vec<Option<String>> = strings(&input, "kind_bsn")
+        .into_iter()
+        .zip(restricted.iter().zip(&expired))
+        .filter(|(_, (r, e))| !**r && !**e)
+        .map(|(v, _)| v)
+        .collect();
+    let count = |v: &[bool]| v.iter().filter(|x| **x).count();
+    let both = restricted
+        .iter()
+        .zip(&expired)
+        .filter(|(r, e)| **r && **e)
+        .count();
+    assert!(
+        stdout.contains(&format!(
+            "{} restriction, 0 objection, {} retention",
+            count(&restricted),
+            count(&expired) - both
+        )),
+        "{stdout}"
+    );
+    let extract = read_csv_as_text(&dir.path().join("t.csv"));
+    assert_eq!(strings(&extract, "kind_bsn"), kept);
+    assert!(!column_names(&extract).contains(&"kind_voornaam"));
+}
+
+#[test]
+fn check_passes_the_shipped_pipelines_and_fails_a_breach_without_data() {
+    let dir = TempDir::new().unwrap();
+    doel(&dir)
+        .arg("check")
+        .assert()
+        .success()
+        .stdout(contains(
+            "ok    pipelines/toeslagen-maandlevering.toml: legal-obligation",
+        ))
+        .stdout(contains("checked 4 files: all pass"));
+    let pipelines = dir.path().join("pipelines");
+    std::fs::create_dir(&pipelines).unwrap();
+    let research = std::fs::read_to_string(repo(RESEARCH)).unwrap();
+    std::fs::write(pipelines.join("a-goed.toml"), &research).unwrap();
+    std::fs::write(
+        pipelines.join("b-religie.toml"),
+        format!("{research}religie = \"keep\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        pipelines.join("c-kapot.toml"),
+        research.replace("[columns]", "[colums]"),
+    )
+    .unwrap();
+    // The input is never opened: a path that does not exist changes nothing.
+    std::fs::write(
+        pipelines.join("d-elders.toml"),
+        research.replace("sample-data/export.parquet", "/nonexistent/export.parquet"),
+    )
+    .unwrap();
+    let out = doel(&dir).arg("check").arg(&pipelines).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.starts_with(' ')).collect();
+    let name = |f: &str| pipelines.join(f).display().to_string();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "ok    {}: research for UMC onderzoeksgroep Jeugd, 10 columns released",
+                name("a-goed.toml")
+            ),
+            format!("FAIL  {}", name("b-religie.toml")),
+            format!("FAIL  {}", name("c-kapot.toml")),
+            format!(
+                "ok    {}: research for UMC onderzoeksgroep Jeugd, 10 columns released",
+                name("d-elders.toml")
+            ),
+        ]
+    );
+    assert!(
+        stdout.contains(
+            "rule special-category, column `religie`: holds a special category of data (religion)"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("unknown field `colums`"), "{stdout}");
+    assert!(
+        stderr.contains("error: 2 of 4 files failed the check\nhint: "),
+        "{stderr}"
     );
 }

@@ -1,6 +1,7 @@
 //! The command line: argument definitions (with their help), dispatch, and the mapping
 //! of every error to a message, a hint and a documented exit code.
 
+mod check;
 mod keyfile;
 mod report;
 
@@ -12,14 +13,15 @@ use clap::{Parser, Subcommand};
 
 use crate::engine::{self, EngineError};
 use crate::plan::{Plan, PlanError};
-use crate::spec::{Format, Pipeline, SpecError};
+use crate::spec::{Catalogue, Format, Pipeline, SpecError};
 use keyfile::KeyFileError;
 
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  usage or pipeline error (bad arguments, pipeline file, key, a column not in the input)
-  2  policy refused the run (a value without a canonical form where on_invalid = \"fail\")
+  2  policy refused the run (a rule of the policy broken, see `doel check`; or a value
+     without a canonical form where on_invalid = \"fail\")
   3  input or output error (file missing, unreadable, malformed; output not writable)
   4  internal error (a bug in doel: please report it)";
 
@@ -66,6 +68,15 @@ enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Check pipelines without data: each is judged by the policy against its catalogue
+    /// and resolved against the columns the catalogue describes. Catalogues found among
+    /// the files are validated too. Exit code: the worst failure's (0 when all pass).
+    #[command(after_help = EXIT_CODES)]
+    Check {
+        /// Pipeline or catalogue files, or directories of them (their .toml files).
+        #[arg(default_value = "pipelines")]
+        paths: Vec<PathBuf>,
+    },
     /// Make a new random key file (64 hex characters, mode 0600). Never overwrites.
     #[command(after_help = EXIT_CODES)]
     Keygen {
@@ -98,11 +109,19 @@ struct CommonArgs {
 enum CliError {
     #[error(transparent)]
     Spec(#[from] SpecError),
-    #[error("pipeline {}, input {}: {source}", pipeline.display(), input.display())]
+    /// The pipeline does not fit the input (or, for `doel check`, the catalogue).
+    #[error("pipeline {}, {against}: {source}", pipeline.display())]
     Plan {
         pipeline: PathBuf,
-        input: PathBuf,
+        against: String,
         source: Box<PlanError>,
+    },
+    /// `doel check` found files that fail; the report says which and why.
+    #[error("{failed} of {checked} files failed the check")]
+    Check {
+        failed: usize,
+        checked: usize,
+        exit_code: u8,
     },
     /// The output would replace the key or the pipeline file.
     #[error("output {}: is the {what}; doel never writes over it", path.display())]
@@ -117,6 +136,8 @@ impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
             Self::Key(KeyFileError::Write { .. } | KeyFileError::NoRandomness) => 3,
+            Self::Plan { source, .. } if matches!(**source, PlanError::Policy { .. }) => 2,
+            Self::Check { exit_code, .. } => *exit_code,
             Self::Spec(_) | Self::Plan { .. } | Self::Key(_) | Self::Protected { .. } => 1,
             Self::Engine(EngineError::InvalidValue { .. }) => 2,
             Self::Engine(EngineError::Input { .. } | EngineError::Output { .. }) => 3,
@@ -128,6 +149,7 @@ impl CliError {
         match self {
             Self::Spec(e) => e.hint(),
             Self::Plan { source, .. } => source.hint(),
+            Self::Check { .. } => "each FAIL line above names the file, the rule and the column",
             Self::Protected { .. } => "choose another --output or [output] path",
             Self::Key(e) => e.hint(),
             Self::Engine(e) => e.hint(),
@@ -186,6 +208,19 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                 out.display(),
                 key.fingerprint()
             ));
+            Ok(())
+        }
+        Command::Check { paths } => {
+            let outcome = check::check(&paths, today())?;
+            print_out(&outcome.report);
+            if outcome.failed > 0 {
+                return Err(CliError::Check {
+                    failed: outcome.failed,
+                    checked: outcome.checked,
+                    exit_code: outcome.exit_code,
+                });
+            }
+            print_out(&format!("checked {} files: all pass\n", outcome.checked));
             Ok(())
         }
         Command::Plan {
@@ -274,12 +309,14 @@ fn resolve(
     let schema = input.schema()?;
     let reference_date = common.run_date.unwrap_or_else(today);
     let (pipeline_path, input_path) = (pipeline.path.clone(), pipeline.input.path.clone());
-    let plan =
-        Plan::resolve(pipeline, &schema, reference_date).map_err(|source| CliError::Plan {
+    let catalogue = Catalogue::load(Path::new(&pipeline.declaration.catalogue))?;
+    let plan = Plan::resolve(pipeline, catalogue, &schema, reference_date).map_err(|source| {
+        CliError::Plan {
             pipeline: pipeline_path,
-            input: input_path,
+            against: format!("input {}", input_path.display()),
             source: Box::new(source),
-        })?;
+        }
+    })?;
     Ok((plan, input))
 }
 

@@ -73,13 +73,17 @@ impl fmt::Display for Report<'_> {
             }
         }
         let x = &summary.excluded;
-        if !plan.exclusions.is_empty() || !plan.exclusion_lists.is_empty() {
+        if !plan.exclusions.is_empty()
+            || !plan.exclusion_lists.is_empty()
+            || plan.retention_key.is_some()
+        {
             writeln!(
                 f,
-                "excluded   {} rows before any transformation: {} restriction, {} objection, {} unreadable flag",
+                "excluded   {} rows before any transformation: {} restriction, {} objection, {} retention, {} unreadable flag",
                 x.total(),
                 x.restriction,
                 x.objection,
+                x.retention,
                 x.unreadable
             )?;
         }
@@ -95,6 +99,20 @@ impl fmt::Display for Report<'_> {
             plan.outputs.len(),
             summary.output.display()
         )?;
+        for (column, count) in &summary.expired {
+            writeln!(
+                f,
+                "withheld   {column}: {count} values past their retention term, set to null"
+            )?;
+        }
+        for exception in &plan.pipeline.exceptions {
+            writeln!(
+                f,
+                "exception  `{}` (special category) released under GDPR art. 9(2) {}",
+                exception.column,
+                exception.ground.as_str()
+            )?;
+        }
         for (column, counts) in &summary.scrubbed {
             let found: Vec<String> = Identifier::ALL
                 .iter()

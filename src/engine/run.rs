@@ -53,6 +53,9 @@ pub struct RunSummary {
     pub lists: Vec<ListReport>,
     /// Identifiers replaced, per `scrub` column, in plan order.
     pub scrubbed: Vec<(String, ScrubCounts)>,
+    /// Values withheld because their retention term had passed, per released column
+    /// that has a term, in plan order.
+    pub expired: Vec<(String, u64)>,
     pub output: PathBuf,
 }
 
@@ -60,6 +63,7 @@ struct State {
     output: Option<OutputFile>,
     tallies: Vec<Tally>,
     scrubbed: Vec<ScrubCounts>,
+    expired: Vec<u64>,
     excluded: ExclusionCounts,
     rows_read: u64,
     rows_written: u64,
@@ -80,6 +84,9 @@ impl State {
         }
         for (total, counts) in self.scrubbed.iter_mut().zip(&out.scrubbed) {
             total.add(counts);
+        }
+        for (total, count) in self.expired.iter_mut().zip(&out.expired) {
+            *total += count;
         }
         self.output
             .as_mut()
@@ -119,6 +126,7 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
         output: Some(output),
         tallies: vec![Tally::default(); plan.outputs.len()],
         scrubbed: vec![ScrubCounts::default(); plan.outputs.len()],
+        expired: vec![0; plan.outputs.len()],
         excluded: ExclusionCounts::default(),
         rows_read: 0,
         rows_written: 0,
@@ -193,6 +201,13 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
             .zip(&state.scrubbed)
             .filter(|(out, _)| matches!(out.transform, Transform::Scrub { .. }))
             .map(|(out, counts)| (out.name.clone(), *counts))
+            .collect(),
+        expired: plan
+            .outputs
+            .iter()
+            .zip(&state.expired)
+            .filter(|(out, _)| !out.retention.is_empty())
+            .map(|(out, count)| (out.name.clone(), *count))
             .collect(),
         output,
     })

@@ -14,7 +14,7 @@ use super::lists::LoadedList;
 use crate::kernels::arrays::Strings;
 use crate::kernels::batch::{self, KernelOutput, LinkSource, Tally};
 use crate::kernels::canonical;
-use crate::kernels::generalise::{AgeBands, Buckets};
+use crate::kernels::generalise::{self, AgeBands, Buckets};
 use crate::kernels::keys::{MasterKey, Pseudonymiser, SPEC_VERSION};
 use crate::kernels::scrub::{ScrubCounts, Scrubber};
 use crate::plan::{Exclusion, ExclusionReason, Plan, Transform};
@@ -27,6 +27,8 @@ struct Prepared {
     sources: String,
     on_invalid: OnInvalid,
     op: Op,
+    /// Indices into [`BatchTransform::terms`]: where one has passed, the value is null.
+    terms: Vec<usize>,
 }
 
 enum Op {
@@ -48,20 +50,30 @@ enum Op {
 pub struct ExclusionCounts {
     pub restriction: u64,
     pub objection: u64,
+    /// Records whose key is past its retention term.
+    pub retention: u64,
     /// Rows whose flag could not be read: excluded too, since they may be marked.
     pub unreadable: u64,
 }
 
 impl ExclusionCounts {
     pub fn total(&self) -> u64 {
-        self.restriction + self.objection + self.unreadable
+        self.restriction + self.objection + self.retention + self.unreadable
     }
 
     pub fn add(&mut self, other: &Self) {
         self.restriction += other.restriction;
         self.objection += other.objection;
+        self.retention += other.retention;
         self.unreadable += other.unreadable;
     }
+}
+
+/// A retention term as applied: its anchor column, and the first anchor date still
+/// within the term.
+struct Term {
+    anchor: String,
+    cutoff: NaiveDate,
 }
 
 /// A batch after exclusions: the rows kept, their positions in the batch when some were
@@ -83,6 +95,10 @@ struct ListSets {
 pub struct BatchTransform {
     exclusions: Vec<Exclusion>,
     lists: Option<ListSets>,
+    /// The record key's term: a record past it is excluded.
+    key_term: Option<Term>,
+    /// The terms of the released columns' sources.
+    terms: Vec<Term>,
     columns: Vec<Prepared>,
     /// Field metadata of the pseudonym columns, by output name.
     metadata: Vec<(String, Metadata)>,
@@ -95,6 +111,8 @@ pub struct BatchOutput {
     pub tallies: Vec<Tally>,
     /// Per released column, in plan order (zero but for `scrub` columns).
     pub scrubbed: Vec<ScrubCounts>,
+    /// Per released column, in plan order: values nulled because a term had passed.
+    pub expired: Vec<u64>,
     pub rows_dropped: u64,
     pub excluded: ExclusionCounts,
 }
@@ -117,6 +135,13 @@ impl BatchTransform {
             }
             sets
         });
+        let term = |t: &crate::spec::catalogue::RetentionTerm| Term {
+            anchor: t.after.clone(),
+            cutoff: generalise::retention_cutoff(plan.reference_date, t.years),
+        };
+        let key_term = plan.retention_key.as_ref().map(|(_, t)| term(t));
+        let applied = plan.retention_terms();
+        let terms = applied.iter().map(|t| term(t)).collect();
         let domain_name = &plan.pipeline.declaration.pseudonym_domain;
         let domain = key.domain(domain_name);
         let fingerprint = key.fingerprint();
@@ -192,12 +217,19 @@ impl BatchTransform {
                     sources,
                     on_invalid: out.on_invalid,
                     op,
+                    terms: out
+                        .retention
+                        .iter()
+                        .filter_map(|t| applied.iter().position(|a| a.name == t.name))
+                        .collect(),
                 })
             })
             .collect::<Result<_, EngineError>>()?;
         Ok(Self {
             exclusions: plan.exclusions.clone(),
             lists,
+            key_term,
+            terms,
             columns,
             metadata,
         })
@@ -220,6 +252,12 @@ impl BatchTransform {
         let mut tallies = Vec::with_capacity(self.columns.len());
         let mut scrubbed = Vec::with_capacity(self.columns.len());
         let mut keep_rows: Option<BooleanChunked> = None;
+        let passed = self
+            .terms
+            .iter()
+            .map(|term| expired(df, term))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut expired_counts = Vec::with_capacity(self.columns.len());
         for prepared in &self.columns {
             let (series, tally, scrub_counts) = self.column(prepared, df)?;
             if let Some((row, reason)) = tally.first_rejected {
@@ -243,6 +281,9 @@ impl BatchTransform {
                     OnInvalid::Null => {}
                 }
             }
+            // After the drop_row mask: a value past its term is withheld, the row stays.
+            let (series, nulled) = withhold(series, &prepared.terms, &passed)?;
+            expired_counts.push(nulled);
             columns.push(series.into_column());
             tallies.push(tally);
             scrubbed.push(scrub_counts);
@@ -260,17 +301,19 @@ impl BatchTransform {
             frame,
             tallies,
             scrubbed,
+            expired: expired_counts,
             rows_dropped,
             excluded,
         })
     }
 
-    /// Take out the rows an exclusion flag marks (restriction first, then objection),
-    /// before any transformation. Also returns the kept rows' positions in `df` when
-    /// some were taken out, so that messages can name the original row.
+    /// Take out the rows an exclusion marks (counted as restriction first, then
+    /// objection, then retention), before any transformation. Also returns the kept rows'
+    /// positions in `df` when some were taken out, so that messages can name the
+    /// original row.
     fn exclude<'a>(&self, df: &'a DataFrame) -> Result<Kept<'a>, EngineError> {
         let mut counts = ExclusionCounts::default();
-        if self.exclusions.is_empty() && self.lists.is_none() {
+        if self.exclusions.is_empty() && self.lists.is_none() && self.key_term.is_none() {
             return Ok(Kept {
                 frame: Cow::Borrowed(df),
                 rows: None,
@@ -305,14 +348,24 @@ impl BatchTransform {
                 }
             }
         }
+        let past_term = match &self.key_term {
+            Some(term) => expired(df, term)?,
+            None => vec![false; df.height()],
+        };
         let keep: Vec<bool> = marks
             .iter()
-            .map(|&(restricted, objected, unreadable)| {
-                match (restricted, objected, unreadable) {
-                    (true, _, _) => counts.restriction += 1,
-                    (false, true, _) => counts.objection += 1,
-                    (false, false, true) => counts.unreadable += 1,
-                    (false, false, false) => return true,
+            .zip(past_term)
+            .map(|(&(restricted, objected, unreadable), past_term)| {
+                if restricted {
+                    counts.restriction += 1;
+                } else if objected {
+                    counts.objection += 1;
+                } else if past_term {
+                    counts.retention += 1;
+                } else if unreadable {
+                    counts.unreadable += 1;
+                } else {
+                    return true;
                 }
                 false
             })
@@ -412,6 +465,46 @@ impl BatchTransform {
             ScrubCounts::default(),
         ))
     }
+}
+
+/// Per row of `df`, whether `term` has passed.
+fn expired(df: &DataFrame, term: &Term) -> Result<Vec<bool>, EngineError> {
+    batch::expired(input(df, &term.anchor, Want::Date)?.as_ref(), term.cutoff)
+        .map_err(|e| EngineError::Internal(format!("retention anchor `{}`: {e}", term.anchor)))
+}
+
+/// `series` with null where any of `terms` has passed (`passed` holds every term's rows),
+/// and how many values that withheld.
+fn withhold(
+    series: Series,
+    terms: &[usize],
+    passed: &[Vec<bool>],
+) -> Result<(Series, u64), EngineError> {
+    if terms.is_empty() {
+        return Ok((series, 0));
+    }
+    let mut nulled = 0;
+    let keep: Vec<bool> = series
+        .is_not_null()
+        .iter()
+        .enumerate()
+        .map(|(row, present)| {
+            let past = terms.iter().any(|&t| passed[t][row]);
+            if past && present == Some(true) {
+                nulled += 1;
+            }
+            !past
+        })
+        .collect();
+    if nulled == 0 {
+        return Ok((series, 0));
+    }
+    let mask = BooleanChunked::from_slice(PlSmallStr::from_static("keep"), &keep);
+    let nulls = Series::full_null(series.name().clone(), series.len(), series.dtype());
+    let withheld = series
+        .zip_with(&mask, &nulls)
+        .map_err(|e| EngineError::Internal(super::safe_summary(&e)))?;
+    Ok((withheld, nulled))
 }
 
 /// The arrow type a kernel reads.

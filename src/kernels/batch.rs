@@ -565,6 +565,21 @@ pub fn flags(values: &dyn Array) -> Result<Vec<Flag>, KernelError> {
         .collect())
 }
 
+/// Per row, whether a retention term running from the date in `anchors` has passed:
+/// the anchor lies before `cutoff` (see [`retention_cutoff`](super::generalise::retention_cutoff)).
+/// A missing anchor (a contract still running) has not started its term; an anchor that is
+/// no date cannot show the term is still running, so it counts as passed.
+pub fn expired(anchors: &dyn Array, cutoff: NaiveDate) -> Result<Vec<bool>, KernelError> {
+    let dates = Dates::try_new(anchors)?;
+    Ok((0..dates.len())
+        .map(|i| match dates.get(i) {
+            Ok(date) => date < cutoff,
+            Err(Reason::Missing) => false,
+            Err(Reason::Invalid) => true,
+        })
+        .collect())
+}
+
 /// Free text with identifiers replaced by tags (see [`Scrubber`]), and how many of each
 /// kind were replaced. A null stays null (counted as missing).
 pub fn scrub(
@@ -601,6 +616,31 @@ mod tests {
         MasterKey::from_bytes([1; 32])
             .domain("d")
             .pseudonymiser(kind)
+    }
+
+    #[test]
+    fn retention_terms_pass_before_the_cutoff_and_never_without_an_anchor() {
+        let reference = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let cutoff = generalise::retention_cutoff(reference, 2);
+        assert_eq!(cutoff, NaiveDate::from_ymd_opt(2024, 11, 23).unwrap());
+        let leap = NaiveDate::from_ymd_opt(2028, 2, 29).unwrap();
+        assert_eq!(
+            generalise::retention_cutoff(leap, 1),
+            NaiveDate::from_ymd_opt(2027, 2, 28).unwrap()
+        );
+        let anchors = StringArray::from(vec![
+            Some("2024-11-22"),
+            Some("2024-11-23"),
+            None,
+            Some(" "),
+            Some("eind 2020"),
+        ]);
+        assert_eq!(
+            expired(&anchors, cutoff).unwrap(),
+            [true, false, false, false, true]
+        );
+        let days = Date32Array::from(vec![Some(0), None]);
+        assert_eq!(expired(&days, cutoff).unwrap(), [true, false]);
     }
 
     #[test]

@@ -8,6 +8,14 @@ pub fn age_on(birth: NaiveDate, reference: NaiveDate) -> Option<u32> {
     reference.years_since(birth)
 }
 
+/// The first day still within a retention term of `years` on `reference`: a value whose
+/// anchor date lies before it is past its term. 29 February falls back to the 28th.
+pub fn retention_cutoff(reference: NaiveDate, years: u32) -> NaiveDate {
+    reference
+        .checked_sub_months(chrono::Months::new(years.saturating_mul(12)))
+        .unwrap_or(NaiveDate::MIN)
+}
+
 /// Age bands given by ascending lower bounds starting at 0, e.g. `[0, 4, 12, 18]`:
 /// labels `0-3`, `4-11`, `12-17`, `18+`.
 #[derive(Debug, Clone, PartialEq, Eq)]

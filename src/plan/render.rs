@@ -40,12 +40,56 @@ impl fmt::Display for Plan {
             self.pipeline.output.path.display(),
             self.pipeline.output.format.as_str()
         )?;
+        writeln!(
+            f,
+            "catalogue  {} ({})",
+            self.catalogue.path.display(),
+            self.catalogue.name
+        )?;
+        if let Some(basis) = &d.bsn_basis {
+            writeln!(f, "bsn basis  {basis}")?;
+        }
         for list in &self.exclusion_lists {
             writeln!(
                 f,
                 "exclude    records whose BSN is in {} ({} list)",
                 list.path.display(),
                 list.reason.as_str()
+            )?;
+        }
+        for term in self.retention_terms() {
+            let columns: Vec<&str> = self
+                .outputs
+                .iter()
+                .filter(|o| o.retention.contains(term))
+                .map(|o| o.name.as_str())
+                .collect();
+            write!(
+                f,
+                "retention  \"{}\", {} year{} after `{}`",
+                term.name,
+                term.years,
+                if term.years == 1 { "" } else { "s" },
+                term.after
+            )?;
+            if let Some(basis) = &term.basis {
+                write!(f, " ({basis})")?;
+            }
+            match &self.retention_key {
+                Some((key, key_term)) if key_term == term => {
+                    write!(f, ": records whose `{key}` is past it are excluded")?
+                }
+                _ => write!(f, ": past it, these are null: {}", columns.join(", "))?,
+            }
+            writeln!(f)?;
+        }
+        for exception in &self.pipeline.exceptions {
+            writeln!(
+                f,
+                "exception  `{}` released under GDPR art. 9(2) {}: {}",
+                exception.column,
+                exception.ground.as_str(),
+                exception.necessity
             )?;
         }
         writeln!(f)?;
@@ -63,11 +107,24 @@ impl fmt::Display for Plan {
             .max()
             .unwrap_or(0)
             .max(4);
-        writeln!(f, "{:width$}  {:type_width$}  fate", "input column", "type")?;
-        for input in &self.inputs {
+        let categories: Vec<String> = self
+            .inputs
+            .iter()
+            .map(|c| {
+                c.category
+                    .map_or_else(|| "NOT CATALOGUED".to_owned(), |c| c.describe())
+            })
+            .collect();
+        let category_width = categories.iter().map(String::len).max().unwrap_or(0).max(8);
+        writeln!(
+            f,
+            "{:width$}  {:type_width$}  {:category_width$}  fate",
+            "input column", "type", "category"
+        )?;
+        for (input, category) in self.inputs.iter().zip(&categories) {
             write!(
                 f,
-                "{:width$}  {:type_width$}  ",
+                "{:width$}  {:type_width$}  {category:category_width$}  ",
                 input.name,
                 input.column_type.name()
             )?;
@@ -82,6 +139,9 @@ impl fmt::Display for Plan {
                     "USE   {} flag: a record marked yes is excluded before anything else",
                     reason.as_str()
                 )?,
+                Fate::RetentionAnchor => {
+                    writeln!(f, "USE   date a retention term runs from, not released")?
+                }
                 Fate::ExclusionKey => writeln!(
                     f,
                     "USE   BSN matched against the exclusion lists, not released"
@@ -139,6 +199,10 @@ impl fmt::Display for Plan {
             f,
             "dropped    {dropped} of {} input columns",
             self.inputs.len()
-        )
+        )?;
+        for note in &self.notes {
+            write!(f, "\nnote       {note}")?;
+        }
+        Ok(())
     }
 }

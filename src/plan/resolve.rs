@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
+use crate::spec::catalogue::{Category, RetentionTerm, ValueType};
+use crate::spec::policy::{self, Violation};
 use crate::spec::{
-    Column, Generalise, LinkPart, OnInvalid, Operation, Pipeline, PseudonymKind, Purpose,
+    Catalogue, Column, Generalise, LinkPart, OnInvalid, Operation, Pipeline, PseudonymKind, Purpose,
 };
 
 /// An input column's type, as far as the plan cares.
@@ -37,9 +39,34 @@ impl ColumnType {
     }
 }
 
-/// A pipeline that does not fit its input.
+impl ColumnType {
+    /// The columns of the export a catalogue describes, as if read from its schema: for
+    /// checking pipelines without data.
+    pub fn catalogued(catalogue: &Catalogue) -> Vec<(String, ColumnType)> {
+        catalogue
+            .entries
+            .iter()
+            .map(|e| {
+                let t = match e.value_type {
+                    ValueType::Text => Self::Text,
+                    ValueType::Integer => Self::Integer,
+                    ValueType::Float => Self::Float,
+                    ValueType::Boolean => Self::Boolean,
+                    ValueType::Date => Self::Date,
+                    ValueType::Other => Self::Other("other".into()),
+                };
+                (e.column.clone(), t)
+            })
+            .collect()
+    }
+}
+
+/// A pipeline that does not fit its input, or breaks the policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
+    /// The pipeline breaks rules of the policy: the run is refused.
+    #[error("the policy refuses this pipeline:{}", violations.iter().map(|v| format!("\n  - {v}")).collect::<String>())]
+    Policy { violations: Vec<Violation> },
     /// A column the pipeline names is not in the input.
     #[error("column `{column}` (used by `{entry}`) is not in the input")]
     MissingColumn { column: String, entry: String },
@@ -56,6 +83,9 @@ pub enum PlanError {
 impl PlanError {
     pub fn hint(&self) -> &'static str {
         match self {
+            Self::Policy { .. } => {
+                "the README's section \"Policy rules\" explains each rule; `doel check` checks pipelines without data"
+            }
             Self::MissingColumn { .. } => {
                 "check the spelling against the export's header (`doel plan` lists the input's columns)"
             }
@@ -92,6 +122,8 @@ pub struct OutputColumn {
     pub transform: Transform,
     /// What happens to a value without a canonical form (`Keep`: never consulted).
     pub on_invalid: OnInvalid,
+    /// The retention terms of its sources: where one has passed, the value is null.
+    pub retention: Vec<RetentionTerm>,
 }
 
 impl OutputColumn {
@@ -148,12 +180,16 @@ pub enum Fate {
     },
     /// Read only to match records against the exclusion lists.
     ExclusionKey,
+    /// Read only as the date a retention term runs from.
+    RetentionAnchor,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputColumn {
     pub name: String,
     pub column_type: ColumnType,
+    /// From the catalogue; `None`: not catalogued (a new column in the export).
+    pub category: Option<Category>,
     pub fate: Fate,
 }
 
@@ -174,6 +210,13 @@ pub struct Plan {
     pub exclusion_lists: Vec<ExclusionList>,
     /// The input's BSN column the lists are matched against, when a list applies.
     pub exclusion_key: Option<String>,
+    /// The catalogue's key column and its term: a record past it is excluded. Only the
+    /// term's anchor is read.
+    pub retention_key: Option<(String, RetentionTerm)>,
+    pub catalogue: Catalogue,
+    /// Things a reviewer should see that do not refuse the run: new columns in the
+    /// export, catalogued columns missing from it, unused exceptions.
+    pub notes: Vec<String>,
 }
 
 /// A file of BSNs whose records are excluded.
@@ -214,14 +257,32 @@ pub struct Exclusion {
 }
 
 impl Plan {
-    /// Resolve `pipeline` against an input's columns (in input order).
+    /// Judge `pipeline` by the policy against `catalogue`, then resolve it against an
+    /// input's columns (in input order).
     pub fn resolve(
         pipeline: Pipeline,
+        catalogue: Catalogue,
         schema: &[(String, ColumnType)],
         reference_date: NaiveDate,
     ) -> Result<Self, PlanError> {
+        let findings = policy::check(&pipeline, &catalogue);
+        if !findings.violations.is_empty() {
+            return Err(PlanError::Policy {
+                violations: findings.violations,
+            });
+        }
+        let mut notes = findings.notes;
         let types: BTreeMap<&str, &ColumnType> =
             schema.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        // A term applies only through its anchor, which must be in the input.
+        let check_term = |term: &RetentionTerm| {
+            check_source(
+                &types,
+                &term.after,
+                &format!("[retention.{}] after", term.name),
+                Needs::Date,
+            )
+        };
         let purpose = pipeline.declaration.purpose;
         let mut flags: Vec<(String, ExclusionReason, bool)> = Vec::new();
         for (column, reason) in [
@@ -269,6 +330,17 @@ impl Plan {
         if let Some(key) = &exclusion_key {
             check_source(&types, key, "[exclusions] bsn", Needs::TextOrInteger)?;
         }
+        let retention_key = match &catalogue.key {
+            Some(key) => match catalogue.term(key) {
+                Some(term) => {
+                    check_source(&types, key, "[catalogue] key", Needs::Any)?;
+                    check_term(term)?;
+                    Some((key.clone(), term.clone()))
+                }
+                None => None,
+            },
+            None => None,
+        };
         let mut outputs = Vec::new();
         let mut dropped = std::collections::BTreeSet::new();
         for column in &pipeline.columns {
@@ -319,11 +391,46 @@ impl Plan {
                     *on_invalid,
                 ),
             };
+            let mut retention: Vec<RetentionTerm> = Vec::new();
+            for term in column
+                .sources()
+                .into_iter()
+                .filter_map(|s| catalogue.term(s))
+            {
+                // Past the key's term the whole record is excluded already.
+                let key_term = retention_key.as_ref().map(|(_, t)| t);
+                if !retention.contains(term) && key_term != Some(term) {
+                    check_term(term)?;
+                    retention.push(term.clone());
+                }
+            }
             outputs.push(OutputColumn {
                 name: name.clone(),
                 transform,
                 on_invalid,
+                retention,
             });
+        }
+        let anchors: Vec<&str> = outputs
+            .iter()
+            .flat_map(|o| &o.retention)
+            .chain(retention_key.iter().map(|(_, term)| term))
+            .map(|t| t.after.as_str())
+            .collect();
+        for (name, _) in schema {
+            if catalogue.entry(name).is_none() {
+                notes.push(format!(
+                    "new column `{name}` in the export is not in the catalogue; it is not released"
+                ));
+            }
+        }
+        for entry in &catalogue.entries {
+            if !types.contains_key(entry.column.as_str()) {
+                notes.push(format!(
+                    "catalogued column `{}` is not in the export",
+                    entry.column
+                ));
+            }
         }
         let inputs = schema
             .iter()
@@ -343,6 +450,8 @@ impl Plan {
                     }
                 } else if exclusion_key.as_deref() == Some(name.as_str()) {
                     Fate::ExclusionKey
+                } else if anchors.contains(&name.as_str()) {
+                    Fate::RetentionAnchor
                 } else if dropped.contains(name) {
                     Fate::DroppedByPipeline
                 } else {
@@ -351,6 +460,7 @@ impl Plan {
                 InputColumn {
                     name: name.clone(),
                     column_type: column_type.clone(),
+                    category: catalogue.entry(name).map(|e| e.category),
                     fate,
                 }
             })
@@ -368,6 +478,9 @@ impl Plan {
             exclusions,
             exclusion_lists,
             exclusion_key,
+            retention_key,
+            catalogue,
+            notes,
         })
     }
 
@@ -379,9 +492,34 @@ impl Plan {
                 matches!(c.fate, Fate::Used { .. })
                     || self.exclusions.iter().any(|e| e.column == c.name)
                     || self.exclusion_key.as_deref() == Some(c.name.as_str())
+                    || self.anchors().any(|a| a == c.name)
             })
             .map(|c| c.name.as_str())
             .collect()
+    }
+}
+
+impl Plan {
+    /// The anchor columns of the retention terms applied.
+    fn anchors(&self) -> impl Iterator<Item = &str> {
+        self.outputs
+            .iter()
+            .flat_map(|o| &o.retention)
+            .chain(self.retention_key.iter().map(|(_, term)| term))
+            .map(|t| t.after.as_str())
+    }
+
+    /// The distinct retention terms applied, by name.
+    pub fn retention_terms(&self) -> Vec<&RetentionTerm> {
+        let mut terms: Vec<&RetentionTerm> = self
+            .outputs
+            .iter()
+            .flat_map(|o| &o.retention)
+            .chain(self.retention_key.iter().map(|(_, term)| term))
+            .collect();
+        terms.sort_by(|a, b| a.name.cmp(&b.name));
+        terms.dedup_by(|a, b| a.name == b.name);
+        terms
     }
 }
 
@@ -499,9 +637,28 @@ mod tests {
     use super::*;
     use std::path::Path;
 
+    const CATALOGUE: &str = r#"
+[catalogue]
+name = "t"
+key = "bsn"
+[retention.admin]
+years = 7
+after = "einde"
+[retention.kort]
+years = 2
+after = "einde"
+[columns]
+bsn = { type = "text", category = "bsn", subjects = ["child"], retention = "admin" }
+voornaam = { type = "text", category = "identifier", subjects = ["child"], retention = "kort" }
+geboren = { type = "date", category = "birth_date", subjects = ["child"] }
+notities = { type = "text", category = "free_text", subjects = ["child"] }
+bedrag = { type = "float", category = "financial", subjects = ["parent"], retention = "admin" }
+einde = { type = "date", category = "contract", subjects = ["child"] }
+"#;
+
     fn pipeline(columns: &str) -> Pipeline {
         let text = format!(
-            "[pipeline]\nname='t'\npurpose='research'\nlegal_basis='public-task'\nrecipient='r'\npseudonym_domain='d'\n[input]\npath='i.csv'\n[output]\npath='o.csv'\n[columns]\n{columns}"
+            "[pipeline]\nname='t'\npurpose='management'\nlegal_basis='public-task'\nrecipient='r'\npseudonym_domain='d'\ncatalogue='c.toml'\n[input]\npath='i.csv'\n[output]\npath='o.csv'\n[columns]\n{columns}"
         );
         Pipeline::parse(Path::new("p.toml"), &text).unwrap()
     }
@@ -513,6 +670,8 @@ mod tests {
             ("geboren", ColumnType::Date),
             ("notities", ColumnType::Text),
             ("bedrag", ColumnType::Float),
+            ("einde", ColumnType::Date),
+            ("nieuw", ColumnType::Text),
         ]
         .into_iter()
         .map(|(n, t)| (n.to_owned(), t))
@@ -522,6 +681,7 @@ mod tests {
     fn resolve(columns: &str) -> Result<Plan, PlanError> {
         Plan::resolve(
             pipeline(columns),
+            Catalogue::parse(Path::new("c.toml"), CATALOGUE).unwrap(),
             &schema(),
             NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
         )
@@ -555,13 +715,48 @@ mod tests {
         );
         assert_eq!(fates[3], ("notities", &Fate::NotNamed));
         assert_eq!(fates[4], ("bedrag", &Fate::DroppedByPipeline));
-        assert_eq!(plan.needed_inputs(), ["bsn", "voornaam", "geboren"]);
+        assert_eq!(fates[5], ("einde", &Fate::RetentionAnchor));
+        assert_eq!(plan.inputs[6].category, None);
+        assert_eq!(
+            plan.needed_inputs(),
+            ["bsn", "voornaam", "geboren", "einde"]
+        );
+        assert!(
+            plan.notes[0].contains("new column `nieuw`"),
+            "{:?}",
+            plan.notes
+        );
+    }
+
+    #[test]
+    fn retention_terms_follow_the_sources() {
+        let plan = resolve("naam = { action = 'pseudonymise', kind = 'name', from = ['voornaam'] }\ngeboren = { action = 'generalise', to = 'year' }").unwrap();
+        let terms: Vec<Vec<&str>> = plan
+            .outputs
+            .iter()
+            .map(|o| o.retention.iter().map(|t| t.name.as_str()).collect())
+            .collect();
+        assert_eq!(terms, [vec!["kort"], vec![]]);
+        let (key, term) = plan.retention_key.as_ref().unwrap();
+        assert_eq!((key.as_str(), term.years), ("bsn", 7));
+        assert_eq!(plan.inputs[0].fate, Fate::NotNamed);
+        assert_eq!(plan.needed_inputs(), ["voornaam", "geboren", "einde"]);
     }
 
     #[test]
     fn missing_and_mistyped_columns_are_refused() {
         assert_eq!(
-            resolve("bsnn = 'keep'").unwrap_err(),
+            resolve("nieuw = 'keep'").unwrap_err(),
+            PlanError::Policy {
+                violations: vec![Violation {
+                    rule: policy::Rule::Uncatalogued,
+                    column: Some("nieuw".into()),
+                    problem: "read by `[columns] nieuw`, but not in the catalogue c.toml: a column nobody has classified cannot be released".into()
+                }]
+            }
+        );
+        assert_eq!(
+            resolve("geboren = { action = 'generalise', to = 'year' }\nbsnn = 'drop'").unwrap_err(),
             PlanError::MissingColumn {
                 column: "bsnn".into(),
                 entry: "[columns] bsnn".into()

@@ -1,10 +1,17 @@
-//! The pipeline file: its grammar (`pipeline`), and the checks that turn it into a
-//! validated [`Pipeline`] (`validate`). No I/O beyond reading the file, no polars.
+//! The declarations: the pipeline file's grammar (`pipeline`) and the checks that turn it
+//! into a validated [`Pipeline`] (`validate`); the export's data catalogue (`catalogue`);
+//! and the policy rules a pipeline is judged by against the catalogue (`policy`). No I/O
+//! beyond reading the files, no polars.
 
+pub mod catalogue;
 mod pipeline;
+pub mod policy;
 mod validate;
 
+pub use catalogue::Catalogue;
 pub use pipeline::{
-    Action, Declaration, Exclusions, Format, LegalBasis, OnInvalid, PseudonymKind, Purpose,
+    Action, Declaration, Exclusions, Format, Ground, LegalBasis, OnInvalid, PseudonymKind, Purpose,
 };
-pub use validate::{Column, Generalise, Input, LinkPart, Operation, Output, Pipeline, SpecError};
+pub use validate::{
+    Column, Exception, Generalise, Input, LinkPart, Operation, Output, Pipeline, SpecError,
+};

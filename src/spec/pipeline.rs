@@ -13,6 +13,9 @@ pub struct PipelineFile {
     /// Records that must not be processed: restricted, or objected to.
     #[serde(default)]
     pub exclusions: Exclusions,
+    /// Special-category columns released under an exception of GDPR art. 9(2), by column.
+    #[serde(default)]
+    pub exceptions: std::collections::BTreeMap<String, ExceptionSpec>,
     /// Output and input columns by name; see [`ColumnSpec`]. Kept in file order.
     pub columns: toml::Table,
 }
@@ -27,8 +30,62 @@ pub struct Declaration {
     pub recipient: String,
     /// One pseudonym domain per recipient or study: pseudonyms link within it only.
     pub pseudonym_domain: String,
+    /// The data catalogue of the export (a path, relative to the current directory).
+    pub catalogue: String,
+    /// The law that requires the BSN in clear: only for purpose `legal-obligation`.
+    #[serde(default)]
+    pub bsn_basis: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+}
+
+/// Why a special-category column may be released (`[exceptions.COLUMN]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionSpec {
+    pub ground: Ground,
+    /// Why the purpose cannot be served without this column.
+    pub necessity: String,
+}
+
+/// The exceptions of GDPR art. 9(2) to the ban on processing special categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ground {
+    /// (a) explicit consent of the subject.
+    ExplicitConsent,
+    /// (b) employment and social security law.
+    Employment,
+    /// (c) vital interests of a subject who cannot consent.
+    VitalInterests,
+    /// (e) made public by the subject.
+    MadePublic,
+    /// (f) legal claims.
+    LegalClaims,
+    /// (g) substantial public interest, on the basis of law.
+    SubstantialPublicInterest,
+    /// (h) health or social care.
+    HealthCare,
+    /// (i) public health.
+    PublicHealth,
+    /// (j) scientific research or statistics, with safeguards (UAVG art. 24).
+    ResearchStatistics,
+}
+
+impl Ground {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ExplicitConsent => "explicit-consent",
+            Self::Employment => "employment",
+            Self::VitalInterests => "vital-interests",
+            Self::MadePublic => "made-public",
+            Self::LegalClaims => "legal-claims",
+            Self::SubstantialPublicInterest => "substantial-public-interest",
+            Self::HealthCare => "health-care",
+            Self::PublicHealth => "public-health",
+            Self::ResearchStatistics => "research-statistics",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

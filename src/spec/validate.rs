@@ -6,42 +6,65 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::pipeline::{
-    Action, ColumnSpec, Declaration, Exclusions, Format, Generalisation, LinkPartSpec, OnInvalid,
-    PipelineFile, PseudonymKind, SourceSpec,
+    Action, ColumnSpec, Declaration, Exclusions, Format, Generalisation, Ground, LinkPartSpec,
+    OnInvalid, PipelineFile, PseudonymKind, Purpose, SourceSpec,
 };
 
 /// Age bands used when `to = "age_band"` names none: the childcare ages (0-3 day care,
 /// 4-11 after-school care, 12-17, 18+).
 pub const DEFAULT_AGE_BANDS: [u32; 4] = [0, 4, 12, 18];
 
-/// A pipeline file that cannot be used.
+/// What [`SpecError`] calls a pipeline file.
+pub const PIPELINE: &str = "pipeline file";
+/// What [`SpecError`] calls a catalogue file.
+pub const CATALOGUE: &str = "catalogue";
+
+/// A pipeline or catalogue file that cannot be used (`what` says which).
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     /// The file could not be read.
-    #[error("cannot read pipeline file {}: {source}", path.display())]
+    #[error("cannot read {what} {}: {source}", path.display())]
     Read {
         path: PathBuf,
+        what: &'static str,
         source: std::io::Error,
     },
     /// Not TOML, a missing or unknown key, or a value of the wrong type.
-    #[error("pipeline file {}: {message}", path.display())]
-    Syntax { path: PathBuf, message: String },
-    /// One `[columns]` entry is not a well-formed operation.
-    #[error("pipeline file {}, column `{column}`: {problem}", path.display())]
+    #[error("{what} {}: {message}", path.display())]
+    Syntax {
+        path: PathBuf,
+        what: &'static str,
+        message: String,
+    },
+    /// One `[columns]` entry is not well formed.
+    #[error("{what} {}, column `{column}`: {problem}", path.display())]
     Column {
         path: PathBuf,
+        what: &'static str,
         column: String,
         problem: String,
     },
     /// A section other than `[columns]` is not usable.
-    #[error("pipeline file {}: {problem}", path.display())]
-    Invalid { path: PathBuf, problem: String },
+    #[error("{what} {}: {problem}", path.display())]
+    Invalid {
+        path: PathBuf,
+        what: &'static str,
+        problem: String,
+    },
 }
 
 impl SpecError {
     pub fn hint(&self) -> &'static str {
         match self {
+            Self::Read { what, .. } if *what == CATALOGUE => {
+                "check [pipeline] catalogue: the path is taken from the current directory"
+            }
             Self::Read { .. } => "check the path to the pipeline file",
+            Self::Syntax { what, .. } | Self::Column { what, .. } | Self::Invalid { what, .. }
+                if *what == CATALOGUE =>
+            {
+                "the README's section \"Data catalogue\" lists every key and category"
+            }
             Self::Syntax { .. } | Self::Column { .. } | Self::Invalid { .. } => {
                 "the README's section \"Pipeline files\" lists every key and action"
             }
@@ -58,8 +81,18 @@ pub struct Pipeline {
     pub input: Input,
     pub output: Output,
     pub exclusions: Exclusions,
+    /// Special-category columns released under an exception, by column name.
+    pub exceptions: Vec<Exception>,
     /// In file order.
     pub columns: Vec<Column>,
+}
+
+/// A declared exception to the ban on special categories, for one input column.
+#[derive(Debug, Clone)]
+pub struct Exception {
+    pub column: String,
+    pub ground: Ground,
+    pub necessity: String,
 }
 
 #[derive(Debug, Clone)]
@@ -172,35 +205,53 @@ impl Pipeline {
     /// Read and validate a pipeline file. Relative paths inside it are taken relative to
     /// the current directory.
     pub fn load(path: &Path) -> Result<Self, SpecError> {
-        let bytes = std::fs::read(path).map_err(|source| SpecError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| SpecError::Syntax {
-            path: path.to_owned(),
-            message: "the file is not UTF-8 text".into(),
-        })?;
-        Self::parse(path, text)
+        Self::parse(path, &read_text(path, PIPELINE)?)
     }
 
     /// Validate a pipeline file's text; `path` is used in messages and recorded.
     pub fn parse(path: &Path, text: &str) -> Result<Self, SpecError> {
         let file: PipelineFile = toml::from_str(text).map_err(|e| SpecError::Syntax {
             path: path.to_owned(),
+            what: PIPELINE,
             message: syntax_message(&e, text),
         })?;
         let invalid = |problem: String| SpecError::Invalid {
             path: path.to_owned(),
+            what: PIPELINE,
             problem,
         };
         for (field, value) in [
             ("name", &file.pipeline.name),
             ("recipient", &file.pipeline.recipient),
             ("pseudonym_domain", &file.pipeline.pseudonym_domain),
+            ("catalogue", &file.pipeline.catalogue),
         ] {
             if value.trim().is_empty() {
                 return Err(invalid(format!("[pipeline] {field} is empty")));
             }
+        }
+        if let Some(basis) = &file.pipeline.bsn_basis {
+            if file.pipeline.purpose != Purpose::LegalObligation {
+                return Err(invalid(
+                    "[pipeline] bsn_basis applies only to purpose = \"legal-obligation\"".into(),
+                ));
+            }
+            if basis.trim().is_empty() {
+                return Err(invalid("[pipeline] bsn_basis is empty".into()));
+            }
+        }
+        let mut exceptions = Vec::new();
+        for (column, spec) in &file.exceptions {
+            if spec.necessity.trim().is_empty() {
+                return Err(invalid(format!(
+                    "[exceptions.{column}] necessity is empty: say why the purpose needs this column"
+                )));
+            }
+            exceptions.push(Exception {
+                column: column.clone(),
+                ground: spec.ground,
+                necessity: spec.necessity.clone(),
+            });
         }
         let delimiter = match file.input.delimiter.as_deref() {
             None => b',',
@@ -231,6 +282,7 @@ impl Pipeline {
             .map(|(entry, value)| {
                 column(entry, value).map_err(|problem| SpecError::Column {
                     path: path.to_owned(),
+                    what: PIPELINE,
                     column: entry.clone(),
                     problem,
                 })
@@ -243,6 +295,7 @@ impl Pipeline {
             {
                 return Err(SpecError::Column {
                     path: path.to_owned(),
+                    what: PIPELINE,
                     column: c.entry.clone(),
                     problem: format!("a second column is released as `{name}`"),
                 });
@@ -265,6 +318,7 @@ impl Pipeline {
             {
                 return Err(SpecError::Column {
                     path: path.to_owned(),
+                    what: PIPELINE,
                     column: dropped.entry.clone(),
                     problem: format!(
                         "is dropped, but `[columns] {}` reads it; remove one of the two",
@@ -286,15 +340,30 @@ impl Pipeline {
                 format: output_format,
             },
             exclusions: file.exclusions,
+            exceptions,
             columns,
         })
     }
 }
 
+/// A file's text; `what` names the kind of file in errors.
+pub(super) fn read_text(path: &Path, what: &'static str) -> Result<String, SpecError> {
+    let bytes = std::fs::read(path).map_err(|source| SpecError::Read {
+        path: path.to_owned(),
+        what,
+        source,
+    })?;
+    String::from_utf8(bytes).map_err(|_| SpecError::Syntax {
+        path: path.to_owned(),
+        what,
+        message: "the file is not UTF-8 text".into(),
+    })
+}
+
 /// A TOML error as `line L, column C: message`. toml's own rendering quotes the offending
 /// line, which is not safe: a key file or a data file passed as the pipeline by mistake
 /// would be printed.
-fn syntax_message(error: &toml::de::Error, text: &str) -> String {
+pub(super) fn syntax_message(error: &toml::de::Error, text: &str) -> String {
     let message = error.message().trim_end();
     match error.span() {
         Some(span) => {
@@ -510,6 +579,7 @@ purpose = "research"
 legal_basis = "public-task"
 recipient = "r"
 pseudonym_domain = "d"
+catalogue = "c.toml"
 [input]
 path = "in.parquet"
 [output]
