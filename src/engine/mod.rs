@@ -8,6 +8,7 @@ mod input;
 mod lists;
 mod output;
 mod run;
+mod scan;
 mod transform;
 
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use polars::prelude::PolarsError;
 
 pub use input::{Input, open};
 pub use run::{ListReport, RejectionCount, RunSummary, run, same_file};
+pub use scan::{ColumnScan, DISTINCT_LIMIT, Distinct, ScanReport, scan};
 pub use transform::ExclusionCounts;
 
 use crate::kernels::batch::Reason;
