@@ -1162,3 +1162,85 @@ fn check_passes_the_shipped_pipelines_and_fails_a_breach_without_data() {
         "{stderr}"
     );
 }
+
+/// The share `doel scan` printed for `kind` in `column`'s table row (`<1` reads as 0).
+fn scan_share(stdout: &str, column: &str, kind: &str) -> u64 {
+    let row = stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(column))
+        .unwrap_or_else(|| panic!("no row for {column} in:\n{stdout}"));
+    let after = row
+        .split_once(&format!("  {kind} "))
+        .or_else(|| row.split_once(&format!(", {kind} ")))
+        .unwrap_or_else(|| panic!("no {kind} share for {column}: {row}"))
+        .1;
+    let share = after.split_once(" %").unwrap().0;
+    share.parse().unwrap_or(0)
+}
+
+#[test]
+fn scan_describes_the_sample_without_printing_a_value() {
+    let dir = TempDir::new().unwrap();
+    let sample = std::fs::read_to_string(repo("sample-data/export.csv")).unwrap();
+    let values: Vec<&str> = sample
+        .lines()
+        .skip(1)
+        .take(5)
+        .flat_map(|line| line.split(','))
+        .filter(|field| field.len() >= 5)
+        .collect();
+    assert!(values.contains(&"394471283"));
+    for (input, birth_type) in [
+        ("sample-data/export.csv", "text"),
+        ("sample-data/export.parquet", "date"),
+    ] {
+        let out = doel(&dir).arg("scan").arg(repo(input)).output().unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stdout.contains("scanned    3000 rows, 30 columns"),
+            "{stdout}"
+        );
+        for (column, kind, at_least) in [
+            ("kind_bsn", "BSN", 95),
+            ("ouder_bsn", "BSN", 95),
+            ("ouder_email", "e-mail", 95),
+            ("ouder_telefoon", "phone", 95),
+            ("postcode", "postcode", 95),
+            ("kind_geboortedatum", "date of birth", 100),
+            ("kind_voornaam", "name", 95),
+        ] {
+            let share = scan_share(&stdout, column, kind);
+            assert!(share >= at_least, "{input}: {column} {share} % {kind}");
+        }
+        for line in [
+            r#"kind_bsn = { type = "text", category = "bsn", subjects = ["child"] }"#,
+            r#"ouder_email = { type = "text", category = "contact", subjects = ["parent"] }"#,
+            r#"medische_info = { type = "text", category = "special", special = "health", subjects = [] }"#,
+            &format!(
+                r#"kind_geboortedatum = {{ type = "{birth_type}", category = "birth_date", subjects = ["child"] }}"#
+            ),
+        ] {
+            assert!(stdout.contains(line), "{input}: no {line} in:\n{stdout}");
+        }
+        assert!(stdout.contains("a starting point to review"));
+        assert!(stdout.contains("Retention is not guessed"));
+        for value in &values {
+            assert!(
+                !stdout.contains(value) && !stderr.contains(value),
+                "{input}: a value of the sample's first rows is printed"
+            );
+        }
+    }
+}
+
+#[test]
+fn scanning_a_missing_file_is_an_input_error() {
+    let dir = TempDir::new().unwrap();
+    assert_error(
+        doel(&dir).arg("scan").arg("absent.csv"),
+        3,
+        "absent.csv: entity not found",
+    );
+}

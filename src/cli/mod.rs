@@ -4,6 +4,7 @@
 mod check;
 mod keyfile;
 mod report;
+mod scan;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -76,6 +77,23 @@ enum Command {
         /// Pipeline or catalogue files, or directories of them (their .toml files).
         #[arg(default_value = "pipelines")]
         paths: Vec<PathBuf>,
+    },
+    /// Describe an unknown export column by column (type, nulls, distinct values, how many
+    /// values look like a BSN, IBAN, e-mail address, phone number, postcode, date of birth
+    /// or name) and suggest catalogue entries. Prints counts and shares, never a value.
+    #[command(after_help = EXIT_CODES)]
+    Scan {
+        /// The export: a file, or a directory of files of one format.
+        input: PathBuf,
+        /// parquet, ipc or csv (default: from the extension).
+        #[arg(long, value_parser = scan::parse_format)]
+        format: Option<Format>,
+        /// The CSV field separator, one ASCII character (default ",").
+        #[arg(long, value_parser = scan::parse_delimiter)]
+        delimiter: Option<u8>,
+        /// Scan only the first N rows (default: all).
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
     },
     /// Make a new random key file (64 hex characters, mode 0600). Never overwrites.
     #[command(after_help = EXIT_CODES)]
@@ -223,6 +241,12 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             print_out(&format!("checked {} files: all pass\n", outcome.checked));
             Ok(())
         }
+        Command::Scan {
+            input,
+            format,
+            delimiter,
+            limit,
+        } => scan::scan(input, format, delimiter, limit),
         Command::Plan {
             pipeline,
             key_file,

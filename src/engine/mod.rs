@@ -8,6 +8,7 @@ mod input;
 mod lists;
 mod output;
 mod run;
+mod scan;
 mod transform;
 
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use polars::prelude::PolarsError;
 
 pub use input::{Input, open};
 pub use run::{ListReport, RejectionCount, RunSummary, run, same_file};
+pub use scan::{ColumnScan, DISTINCT_LIMIT, Distinct, ScanReport, scan};
 pub use transform::ExclusionCounts;
 
 use crate::kernels::batch::Reason;
@@ -50,7 +52,7 @@ impl EngineError {
     pub fn hint(&self) -> &'static str {
         match self {
             Self::Input { .. } => {
-                "check [input] path and format in the pipeline, and that the file is a complete export"
+                "check the input's path and format (a pipeline's [input], or the command line) and that the file is a complete export"
             }
             Self::Output { .. } => {
                 "check that the output directory can be written and has free space"

@@ -5,6 +5,7 @@
 pub mod arrays;
 pub mod batch;
 pub mod canonical;
+pub mod detect;
 pub mod generalise;
 pub mod keys;
 pub mod scrub;

@@ -50,7 +50,8 @@ impl Identifier {
         }
     }
 
-    fn pattern(self) -> &'static str {
+    /// The pattern that finds this kind in a text; a match still needs confirming.
+    pub(crate) fn pattern(self) -> &'static str {
         match self {
             Self::Email => r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
             // Contiguous, or in the printed groups of four.
@@ -100,7 +101,7 @@ impl Identifier {
 }
 
 /// mod-97 of the IBAN with its first four characters moved to the end, letters as 10..35.
-fn iban_checksum(candidate: &str) -> bool {
+pub(crate) fn iban_checksum(candidate: &str) -> bool {
     let compact: Vec<u8> = candidate.bytes().filter(|b| *b != b' ').collect();
     if !(15..=34).contains(&compact.len()) {
         return false;
