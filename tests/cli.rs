@@ -854,6 +854,7 @@ fn a_csv_without_header_is_refused_without_printing_it() {
 /// hyphens between digits) holding an elfproef-valid BSN, 10-digit Dutch phone numbers,
 /// and anything with an `@`.
 fn independent_findings(text: &str) -> (usize, usize, usize) {
+    assert_eq!(independent_ibans(text), 0, "an IBAN in a note");
     let runs = regex::Regex::new(r"\+?[0-9](?:[ .-]?[0-9])*").unwrap();
     let (mut bsns, mut phones) = (0, 0);
     for run in runs.find_iter(text) {
@@ -868,6 +869,142 @@ fn independent_findings(text: &str) -> (usize, usize, usize) {
         }
     }
     (bsns, phones, text.matches('@').count())
+}
+
+/// IBANs found apart from the scrubber: two capitals and two digits followed by capitals,
+/// digits and spaces, of which any 15 to 34 characters (spaces left out) pass mod 97.
+fn independent_ibans(text: &str) -> usize {
+    let candidates = regex::Regex::new(r"[A-Z]{2}[0-9]{2}[A-Z0-9 ]*").unwrap();
+    candidates
+        .find_iter(text)
+        .filter(|m| {
+            let compact: Vec<char> = m.as_str().chars().filter(|c| *c != ' ').collect();
+            (15..=compact.len().min(34)).any(|len| {
+                let (head, tail) = compact[..len].split_at(4);
+                tail.iter().chain(head).try_fold(0u64, |r, c| {
+                    let v = c.to_digit(36)? as u64;
+                    Some(if v < 10 {
+                        (r * 10 + v) % 97
+                    } else {
+                        (r * 100 + v) % 97
+                    })
+                }) == Some(1)
+            })
+        })
+        .count()
+}
+
+/// A valid Dutch IBAN for account `n`, printed in groups of four when `grouped`.
+fn iban(n: u64, grouped: bool) -> String {
+    let bban = format!("ABNA{:010}", 417_164_300 + n);
+    let digits: String = format!("{bban}NL00")
+        .chars()
+        .map(|c| c.to_digit(36).unwrap().to_string())
+        .collect();
+    let rest = digits
+        .chars()
+        .fold(0u64, |r, c| (r * 10 + c.to_digit(10).unwrap() as u64) % 97);
+    let compact = format!("NL{:02}{bban}", 98 - rest);
+    if !grouped {
+        return compact;
+    }
+    let chars: Vec<char> = compact.chars().collect();
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Notes holding every kind of identifier in the forms staff type them, scrubbed: no BSN,
+/// IBAN, e-mail address or phone number is left, and each kind is counted as found
+/// independently.
+#[test]
+fn scrubbed_generated_notes_hold_no_identifiers() {
+    let dir = TempDir::new().unwrap();
+    let mut input = read_parquet(&repo("sample-data/export.parquet"));
+    let bsns: Vec<Option<String>> = strings(&input, "kind_bsn")
+        .iter()
+        .map(|v| v.as_deref().and_then(independent::canonical_bsn))
+        .collect();
+    let notes: Vec<String> = bsns
+        .iter()
+        .enumerate()
+        .map(|(i, bsn)| {
+            let bsn = bsn.clone().unwrap_or_else(|| "111222333".into());
+            let dotted = format!("{}.{}.{}", &bsn[..4], &bsn[4..6], &bsn[6..]);
+            match i % 4 {
+                0 => format!("Toeslag op IBAN {}, bsn {dotted}.", iban(i as u64, true)),
+                1 => format!("Mail ouder{i}@voorbeeld.nl of bel 06-{:08}", 10_000_000 + i),
+                2 => format!(
+                    "Rekening {}; tel. +31 6 {:04} {:04}",
+                    iban(i as u64, false),
+                    i % 10_000,
+                    5678
+                ),
+                _ => format!(
+                    "BSN kind {} (oud: {}) en j.jansen{i}@example.com, 010-{:07}",
+                    bsn.trim_start_matches('0'),
+                    bsn,
+                    1_000_000 + i
+                ),
+            }
+        })
+        .collect();
+    input
+        .with_column(Column::new("notities".into(), notes))
+        .unwrap();
+    let generated = dir.path().join("export.parquet");
+    ParquetWriter::new(std::fs::File::create(&generated).unwrap())
+        .finish(&mut input)
+        .unwrap();
+    let pipeline = edited_pipeline(&dir, |t| {
+        format!("{t}notities = {{ action = \"scrub\", as = \"notities_geschoond\" }}\n")
+    });
+    let stdout = succeed(&mut run_paths(
+        &dir,
+        &pipeline,
+        &generated,
+        &dir.path().join("x.parquet"),
+    ));
+    // Counted over the rows transformed: those not excluded.
+    let kept_notes = kept(&input, "notities");
+    let found = kept_notes.iter().flatten().fold([0; 3], |acc, n| {
+        let digits = regex::Regex::new(r"\+?[0-9](?:[ .-]?[0-9])*").unwrap();
+        let bsns = digits
+            .find_iter(n)
+            .filter(|m| {
+                let d: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
+                (8..=9).contains(&d.len()) && independent::canonical_bsn(&d).is_some()
+            })
+            .count();
+        [
+            acc[0] + bsns,
+            acc[1] + independent_ibans(n),
+            acc[2] + n.matches('@').count(),
+        ]
+    });
+    assert!(found.iter().all(|n| *n > 0), "{found:?}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("scrubbed   notities_geschoond:"))
+        .expect(&stdout);
+    for (count, kind) in found.iter().zip(["bsn", "iban", "email"]) {
+        assert!(
+            line.contains(&format!(" {count} {kind}")),
+            "{line} vs {found:?}"
+        );
+    }
+    let extract = read_parquet(&dir.path().join("x.parquet"));
+    let scrubbed = strings(&extract, "notities_geschoond");
+    assert!(scrubbed.iter().flatten().count() > 1000);
+    for note in scrubbed.iter().flatten() {
+        assert_eq!(
+            independent_findings(note),
+            (0, 0, 0),
+            "an identifier is left in a scrubbed note"
+        );
+    }
 }
 
 #[test]
@@ -1243,4 +1380,19 @@ fn scanning_a_missing_file_is_an_input_error() {
         3,
         "absent.csv: entity not found",
     );
+}
+
+#[test]
+fn the_scan_suggestion_is_a_valid_catalogue() {
+    let dir = TempDir::new().unwrap();
+    let stdout = succeed(doel(&dir).arg("scan").arg("sample-data/export.parquet"));
+    let block = &stdout[stdout.find("[columns]").expect(&stdout)..];
+    let catalogue = dir.path().join("catalogue.toml");
+    std::fs::write(&catalogue, format!("[catalogue]\nname = \"scan\"\n{block}")).unwrap();
+    doel(&dir)
+        .arg("check")
+        .arg(&catalogue)
+        .assert()
+        .success()
+        .stdout(contains("catalogue of 30 columns"));
 }
