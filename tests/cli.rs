@@ -152,6 +152,18 @@ fn flags(df: &DataFrame) -> Vec<(bool, bool)> {
         .collect()
 }
 
+/// A column's values in the rows not excluded whose contract did not end before `cutoff`
+/// (the column's retention term): the values transformed, not withheld.
+fn kept_within(df: &DataFrame, column: &str, cutoff: &str) -> Vec<Option<String>> {
+    strings(df, column)
+        .into_iter()
+        .zip(ended_before(df, cutoff))
+        .zip(flagged(df))
+        .filter(|((_, past), x)| !past && *x == Excluded::No)
+        .map(|((v, _), _)| v)
+        .collect()
+}
+
 /// A column's values in the rows not excluded.
 fn kept(df: &DataFrame, column: &str) -> Vec<Option<String>> {
     strings(df, column)
@@ -612,7 +624,7 @@ fn missing_input_column_is_named() {
 #[test]
 fn each_policy_rule_refuses_a_pipeline_that_breaks_it() {
     let dir = TempDir::new().unwrap();
-    let cases: [(&str, &str, &str); 8] = [
+    let cases: [(&str, &str, &str); 10] = [
         (
             "kind_geslacht = \"keep\"",
             "kind_gender = \"keep\"",
@@ -652,6 +664,16 @@ fn each_policy_rule_refuses_a_pipeline_that_breaks_it() {
             "restricted = \"verwerking_beperkt\"",
             "",
             "rule restrictions, column `verwerking_beperkt`",
+        ),
+        (
+            "opvangsoort = \"keep\"",
+            "opvangsoort = \"keep\"\nbezwaar_onderzoek = { action = \"keep\", as = \"b\" }",
+            "rule exclusion-flag, column `bezwaar_onderzoek`: is the export's objection flag and the pipeline would keep it",
+        ),
+        (
+            "bsn = \"kind_bsn\"",
+            "bsn = \"ouder_voornaam\"",
+            "rule exclusion-key, column `ouder_voornaam`: the exclusion lists are matched against it, but the catalogue does not class it as a BSN",
         ),
     ];
     for (from, to, message) in cases {
@@ -968,7 +990,7 @@ fn scrubbed_generated_notes_hold_no_identifiers() {
         &dir.path().join("x.parquet"),
     ));
     // Counted over the rows transformed: those not excluded.
-    let kept_notes = kept(&input, "notities");
+    let kept_notes = kept_within(&input, "notities", PAST_DOSSIER);
     let found = kept_notes.iter().flatten().fold([0; 3], |acc, n| {
         let digits = regex::Regex::new(r"\+?[0-9](?:[ .-]?[0-9])*").unwrap();
         let bsns = digits
@@ -1022,7 +1044,7 @@ fn scrubbed_notes_hold_no_identifiers() {
     let stdout = String::from_utf8(out.stdout).unwrap();
 
     let input = read_parquet(&repo("sample-data/export.parquet"));
-    let notes = kept(&input, "notities");
+    let notes = kept_within(&input, "notities", PAST_DOSSIER);
     let before = notes.iter().flatten().fold((0, 0, 0), |acc, n| {
         let (b, p, e) = independent_findings(n);
         (acc.0 + b, acc.1 + p, acc.2 + e)
@@ -1160,7 +1182,8 @@ fn values_past_their_retention_term_are_withheld_and_counted() {
     ));
     let input = read_parquet(&repo("sample-data/export.parquet"));
     // Health notes (scrubbed, so present wherever the input has one) of contracts that
-    // ended more than a year before the run date are withheld, in every row transformed.
+    // ended more than a year before the run date are withheld, counted in the rows
+    // written (rows with a BSN without canonical form are dropped).
     let rows: Vec<(Option<String>, bool, Option<String>)> = strings(&input, "medische_info")
         .into_iter()
         .zip(ended_before(&input, PAST_DOSSIER))
@@ -1171,7 +1194,14 @@ fn values_past_their_retention_term_are_withheld_and_counted() {
         .collect();
     let withheld = rows
         .iter()
-        .filter(|(note, past, _)| *past && note.is_some())
+        .filter(|(note, past, bsn)| {
+            *past
+                && note.is_some()
+                && bsn
+                    .as_deref()
+                    .and_then(independent::canonical_bsn)
+                    .is_some()
+        })
         .count();
     assert!(withheld > 0);
     assert!(
@@ -1395,4 +1425,63 @@ fn the_scan_suggestion_is_a_valid_catalogue() {
         .assert()
         .success()
         .stdout(contains("catalogue of 30 columns"));
+}
+
+/// A value past its term is withheld before it is transformed: an invalid postcode of an
+/// old contract neither fails a run with on_invalid = "fail" nor counts as invalid.
+#[test]
+fn withheld_values_are_never_judged() {
+    let dir = TempDir::new().unwrap();
+    let input = read_parquet(&repo("sample-data/export.parquet"));
+    // Contracts past the contact term (2 years) but within the record's (7 years).
+    let old: Vec<bool> = strings(&input, "contract_einde")
+        .iter()
+        .map(|d| {
+            d.as_deref()
+                .is_some_and(|d| (PAST_ADMINISTRATIE.."2024-11-01").contains(&d))
+        })
+        .collect();
+    let mut old_rows = input
+        .filter(&BooleanChunked::from_slice("old".into(), &old))
+        .unwrap();
+    let height = old_rows.height();
+    old_rows
+        .with_column(Column::new("postcode".into(), vec!["XXXX"; height]))
+        .unwrap();
+    let generated = dir.path().join("old.parquet");
+    ParquetWriter::new(std::fs::File::create(&generated).unwrap())
+        .finish(&mut old_rows)
+        .unwrap();
+    let pipeline = edited_pipeline(&dir, |t| {
+        t.replace(
+            "postcode = { action = \"generalise\", to = \"pc4\" }",
+            "postcode = { action = \"generalise\", to = \"pc4\", on_invalid = \"fail\" }",
+        )
+    });
+    let stdout = succeed(&mut run_paths(
+        &dir,
+        &pipeline,
+        &generated,
+        &dir.path().join("x.parquet"),
+    ));
+    let written = kept(&old_rows, "kind_bsn")
+        .iter()
+        .filter(|v| v.as_deref().and_then(independent::canonical_bsn).is_some())
+        .count();
+    assert!(written > 100);
+    assert!(
+        stdout.contains(&format!(
+            "withheld   postcode: {written} values past their retention term"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        !stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("postcode ")),
+        "{stdout}"
+    );
+    let extract = read_parquet(&dir.path().join("x.parquet"));
+    assert_eq!(extract.height(), written);
+    assert_eq!(extract.column("postcode").unwrap().null_count(), written);
 }

@@ -238,7 +238,12 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                     exit_code: outcome.exit_code,
                 });
             }
-            print_out(&format!("checked {} files: all pass\n", outcome.checked));
+            let files = if outcome.checked == 1 {
+                "file"
+            } else {
+                "files"
+            };
+            print_out(&format!("checked {} {files}: all pass\n", outcome.checked));
             Ok(())
         }
         Command::Scan {

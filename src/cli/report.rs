@@ -77,9 +77,13 @@ impl fmt::Display for Report<'_> {
             || !plan.exclusion_lists.is_empty()
             || plan.retention_key.is_some()
         {
+            let undated = match x.retention_undated {
+                0 => String::new(),
+                n => format!(" ({n} of them with an anchor date that is not YYYY-MM-DD)"),
+            };
             writeln!(
                 f,
-                "excluded   {} rows before any transformation: {} restriction, {} objection, {} retention, {} unreadable flag",
+                "excluded   {} rows before any transformation: {} restriction, {} objection, {} retention{undated}, {} unreadable flag",
                 x.total(),
                 x.restriction,
                 x.objection,
@@ -105,7 +109,7 @@ impl fmt::Display for Report<'_> {
                 "withheld   {column}: {count} values past their retention term, set to null"
             )?;
         }
-        for exception in &plan.pipeline.exceptions {
+        for exception in plan.exceptions_applied() {
             writeln!(
                 f,
                 "exception  `{}` (special category) released under GDPR art. 9(2) {}",
@@ -132,7 +136,7 @@ impl fmt::Display for Report<'_> {
         )?;
         writeln!(
             f,
-            "           (over every row read, including rows another column dropped):"
+            "           (over every row transformed, i.e. not excluded, including rows another column dropped):"
         )?;
         let width = summary
             .rejections

@@ -7,6 +7,7 @@ use polars::prelude::*;
 
 use super::{EngineError, safe_summary};
 use crate::kernels::canonical;
+use crate::kernels::detect::{Detector, Kind, Kinds};
 use crate::plan::ColumnType;
 use crate::spec::{self, Format};
 
@@ -22,14 +23,24 @@ impl Input {
     /// The columns and their types, from the files' metadata (Parquet, IPC) or header (CSV).
     pub fn schema(&mut self) -> Result<Vec<(String, ColumnType)>, EngineError> {
         let schema = self.frame.collect_schema().map_err(|e| self.error(&e))?;
-        // A column name that is a BSN or a date means the header row is missing: the names
-        // are a person's data and must not be printed in the plan.
-        let looks_like_data =
-            |name: &str| canonical::bsn(name).is_some() || canonical::date_from_iso(name).is_some();
+        // A column name that is a BSN, a date, an IBAN, an e-mail address, a phone number
+        // or a postcode means the header row is missing: the names are a person's data and
+        // must not be printed in the plan.
+        let detector = Detector::new(chrono::NaiveDate::MAX);
+        let kinds = Kinds::of(&[
+            Kind::Bsn,
+            Kind::Iban,
+            Kind::Email,
+            Kind::Phone,
+            Kind::Postcode,
+        ]);
+        let looks_like_data = |name: &str| {
+            canonical::date_from_iso(name).is_some() || !detector.detect(name, kinds).is_empty()
+        };
         if self.csv && schema.iter_names().any(|n| looks_like_data(n)) {
             return Err(EngineError::Input {
                 path: self.files[0].clone(),
-                problem: "the first row holds data (a BSN or a date), not column names: the header row is missing".into(),
+                problem: "the first row holds data (a BSN, date, IBAN, e-mail address, phone number or postcode), not column names: the header row is missing".into(),
             });
         }
         Ok(schema

@@ -12,7 +12,7 @@ use super::EngineError;
 use super::bridge::{from_arrow_rs, to_arrow_rs};
 use super::lists::LoadedList;
 use crate::kernels::arrays::Strings;
-use crate::kernels::batch::{self, KernelOutput, LinkSource, Tally};
+use crate::kernels::batch::{self, Expiry, KernelOutput, LinkSource, Tally};
 use crate::kernels::canonical;
 use crate::kernels::generalise::{self, AgeBands, Buckets};
 use crate::kernels::keys::{MasterKey, Pseudonymiser, SPEC_VERSION};
@@ -27,6 +27,8 @@ struct Prepared {
     sources: String,
     on_invalid: OnInvalid,
     op: Op,
+    /// The input columns read.
+    inputs: Vec<String>,
     /// Indices into [`BatchTransform::terms`]: where one has passed, the value is null.
     terms: Vec<usize>,
 }
@@ -52,6 +54,8 @@ pub struct ExclusionCounts {
     pub objection: u64,
     /// Records whose key is past its retention term.
     pub retention: u64,
+    /// Of `retention`: records whose anchor is no date, so could not be shown within it.
+    pub retention_undated: u64,
     /// Rows whose flag could not be read: excluded too, since they may be marked.
     pub unreadable: u64,
 }
@@ -65,6 +69,7 @@ impl ExclusionCounts {
         self.restriction += other.restriction;
         self.objection += other.objection;
         self.retention += other.retention;
+        self.retention_undated += other.retention_undated;
         self.unreadable += other.unreadable;
     }
 }
@@ -217,6 +222,7 @@ impl BatchTransform {
                     sources,
                     on_invalid: out.on_invalid,
                     op,
+                    inputs: out.sources().into_iter().map(str::to_owned).collect(),
                     terms: out
                         .retention
                         .iter()
@@ -252,15 +258,40 @@ impl BatchTransform {
         let mut tallies = Vec::with_capacity(self.columns.len());
         let mut scrubbed = Vec::with_capacity(self.columns.len());
         let mut keep_rows: Option<BooleanChunked> = None;
-        let passed = self
+        let passed: Vec<Vec<bool>> = self
             .terms
             .iter()
-            .map(|term| expired(df, term))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut expired_counts = Vec::with_capacity(self.columns.len());
+            .map(|term| {
+                Ok(expired(df, term)?
+                    .into_iter()
+                    .map(Expiry::is_past)
+                    .collect())
+            })
+            .collect::<Result<_, EngineError>>()?;
+        // Per column with a term: the rows whose value is withheld (past, and present).
+        let mut withheld: Vec<Option<Vec<bool>>> = Vec::with_capacity(self.columns.len());
         for prepared in &self.columns {
-            let (series, tally, scrub_counts) = self.column(prepared, df)?;
+            let past: Option<Vec<bool>> = (!prepared.terms.is_empty())
+                .then(|| {
+                    (0..df.height())
+                        .map(|row| prepared.terms.iter().any(|&t| passed[t][row]))
+                        .collect::<Vec<bool>>()
+                })
+                .filter(|past| past.contains(&true));
+            // A value past its term is withheld before it is transformed: it is not
+            // counted, cannot fail the run and does not drop its row.
+            let (series, tally, scrub_counts, within) = match &past {
+                None => {
+                    let (series, tally, counts) = self.column(prepared, df)?;
+                    (series, tally, counts, None)
+                }
+                Some(past) => {
+                    let (series, tally, counts, within) = self.column_within(prepared, df, past)?;
+                    (series, tally, counts, Some(within))
+                }
+            };
             if let Some((row, reason)) = tally.first_rejected {
+                let row = within.as_ref().map_or(row, |within| within[row]);
                 match prepared.on_invalid {
                     OnInvalid::Fail => {
                         return Err(EngineError::InvalidValue {
@@ -272,7 +303,14 @@ impl BatchTransform {
                         });
                     }
                     OnInvalid::DropRow => {
-                        let present = series.is_not_null();
+                        let mut present = series.is_not_null();
+                        if let Some(past) = &past {
+                            present = &present
+                                | &BooleanChunked::from_slice(
+                                    PlSmallStr::from_static("past"),
+                                    past,
+                                );
+                        }
                         keep_rows = Some(match keep_rows {
                             Some(mask) => &mask & &present,
                             None => present,
@@ -281,9 +319,10 @@ impl BatchTransform {
                     OnInvalid::Null => {}
                 }
             }
-            // After the drop_row mask: a value past its term is withheld, the row stays.
-            let (series, nulled) = withhold(series, &prepared.terms, &passed)?;
-            expired_counts.push(nulled);
+            withheld.push(match past {
+                Some(past) => Some(present_where(df, &prepared.inputs, past)?),
+                None => None,
+            });
             columns.push(series.into_column());
             tallies.push(tally);
             scrubbed.push(scrub_counts);
@@ -291,6 +330,21 @@ impl BatchTransform {
         let mut frame = DataFrame::new(df.height(), columns)
             .map_err(|e| EngineError::Internal(super::safe_summary(&e)))?;
         let mut rows_dropped = 0;
+        // Withheld values are counted in the rows written only.
+        let expired_counts = withheld
+            .iter()
+            .map(|rows| {
+                rows.as_ref().map_or(0, |rows| {
+                    rows.iter()
+                        .zip(keep_rows.as_ref().map_or_else(
+                            || vec![Some(true); rows.len()],
+                            |mask| mask.iter().collect(),
+                        ))
+                        .filter(|(w, keep)| **w && *keep == Some(true))
+                        .count() as u64
+                })
+            })
+            .collect();
         if let Some(mask) = keep_rows {
             frame = frame
                 .filter(&mask)
@@ -350,7 +404,7 @@ impl BatchTransform {
         }
         let past_term = match &self.key_term {
             Some(term) => expired(df, term)?,
-            None => vec![false; df.height()],
+            None => vec![Expiry::Within; df.height()],
         };
         let keep: Vec<bool> = marks
             .iter()
@@ -360,8 +414,9 @@ impl BatchTransform {
                     counts.restriction += 1;
                 } else if objected {
                     counts.objection += 1;
-                } else if past_term {
+                } else if past_term.is_past() {
                     counts.retention += 1;
+                    counts.retention_undated += u64::from(past_term == Expiry::Undated);
                 } else if unreadable {
                     counts.unreadable += 1;
                 } else {
@@ -392,6 +447,51 @@ impl BatchTransform {
             rows: Some(rows),
             counts,
         })
+    }
+
+    /// [`column`](Self::column) computed on the rows not `past` only, with null in the
+    /// others; the rows computed on (positions in `df`), to map the tally's rows back.
+    fn column_within(
+        &self,
+        prepared: &Prepared,
+        df: &DataFrame,
+        past: &[bool],
+    ) -> Result<(Series, Tally, ScrubCounts, Vec<usize>), EngineError> {
+        let internal = |e: PolarsError| EngineError::Internal(super::safe_summary(&e));
+        let keep: Vec<bool> = past.iter().map(|p| !p).collect();
+        let within: Vec<usize> = (0..past.len()).filter(|&row| !past[row]).collect();
+        let sub = df
+            .select(prepared.inputs.iter().map(String::as_str))
+            .and_then(|d| {
+                d.filter(&BooleanChunked::from_slice(
+                    PlSmallStr::from_static("within"),
+                    &keep,
+                ))
+            })
+            .map_err(internal)?;
+        let (series, tally, counts) = self.column(prepared, &sub)?;
+        // The computed values, then one null that every withheld row takes.
+        let computed = series.len() as IdxSize;
+        let mut extended = series.clone();
+        extended
+            .append(&Series::full_null(series.name().clone(), 1, series.dtype()))
+            .map_err(internal)?;
+        let mut next: IdxSize = 0;
+        let positions: Vec<IdxSize> = past
+            .iter()
+            .map(|&p| {
+                if p {
+                    computed
+                } else {
+                    next += 1;
+                    next - 1
+                }
+            })
+            .collect();
+        let full = extended
+            .take(&IdxCa::from_vec(PlSmallStr::from_static("rows"), positions))
+            .map_err(internal)?;
+        Ok((full, tally, counts, within))
     }
 
     fn column(
@@ -467,44 +567,25 @@ impl BatchTransform {
     }
 }
 
-/// Per row of `df`, whether `term` has passed.
-fn expired(df: &DataFrame, term: &Term) -> Result<Vec<bool>, EngineError> {
+/// Per row of `df`, where it stands against `term`.
+fn expired(df: &DataFrame, term: &Term) -> Result<Vec<Expiry>, EngineError> {
     batch::expired(input(df, &term.anchor, Want::Date)?.as_ref(), term.cutoff)
         .map_err(|e| EngineError::Internal(format!("retention anchor `{}`: {e}", term.anchor)))
 }
 
-/// `series` with null where any of `terms` has passed (`passed` holds every term's rows),
-/// and how many values that withheld.
-fn withhold(
-    series: Series,
-    terms: &[usize],
-    passed: &[Vec<bool>],
-) -> Result<(Series, u64), EngineError> {
-    if terms.is_empty() {
-        return Ok((series, 0));
+/// Per row of `df`, whether `past` and any of `inputs` holds a value.
+fn present_where(
+    df: &DataFrame,
+    inputs: &[String],
+    past: Vec<bool>,
+) -> Result<Vec<bool>, EngineError> {
+    let mut rows = vec![false; df.height()];
+    for name in inputs {
+        for (row, present) in source_series(df, name)?.is_not_null().iter().enumerate() {
+            rows[row] |= present == Some(true);
+        }
     }
-    let mut nulled = 0;
-    let keep: Vec<bool> = series
-        .is_not_null()
-        .iter()
-        .enumerate()
-        .map(|(row, present)| {
-            let past = terms.iter().any(|&t| passed[t][row]);
-            if past && present == Some(true) {
-                nulled += 1;
-            }
-            !past
-        })
-        .collect();
-    if nulled == 0 {
-        return Ok((series, 0));
-    }
-    let mask = BooleanChunked::from_slice(PlSmallStr::from_static("keep"), &keep);
-    let nulls = Series::full_null(series.name().clone(), series.len(), series.dtype());
-    let withheld = series
-        .zip_with(&mask, &nulls)
-        .map_err(|e| EngineError::Internal(super::safe_summary(&e)))?;
-    Ok((withheld, nulled))
+    Ok(rows.into_iter().zip(past).map(|(r, p)| r && p).collect())
 }
 
 /// The arrow type a kernel reads.

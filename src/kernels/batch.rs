@@ -565,17 +565,34 @@ pub fn flags(values: &dyn Array) -> Result<Vec<Flag>, KernelError> {
         .collect())
 }
 
-/// Per row, whether a retention term running from the date in `anchors` has passed:
-/// the anchor lies before `cutoff` (see [`retention_cutoff`](super::generalise::retention_cutoff)).
-/// A missing anchor (a contract still running) has not started its term; an anchor that is
-/// no date cannot show the term is still running, so it counts as passed.
-pub fn expired(anchors: &dyn Array, cutoff: NaiveDate) -> Result<Vec<bool>, KernelError> {
+/// Where a value stands against its retention term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Within its term, or its term has not started (no anchor date: a contract still
+    /// running).
+    Within,
+    /// The anchor lies before the cutoff (see
+    /// [`retention_cutoff`](super::generalise::retention_cutoff)).
+    Past,
+    /// The anchor is no date, so nothing shows the term is still running: treated as past.
+    Undated,
+}
+
+impl Expiry {
+    /// Whether the value may not be released.
+    pub fn is_past(self) -> bool {
+        self != Self::Within
+    }
+}
+
+/// Per row, where the date in `anchors` stands against a term ending at `cutoff`.
+pub fn expired(anchors: &dyn Array, cutoff: NaiveDate) -> Result<Vec<Expiry>, KernelError> {
     let dates = Dates::try_new(anchors)?;
     Ok((0..dates.len())
         .map(|i| match dates.get(i) {
-            Ok(date) => date < cutoff,
-            Err(Reason::Missing) => false,
-            Err(Reason::Invalid) => true,
+            Ok(date) if date < cutoff => Expiry::Past,
+            Ok(_) | Err(Reason::Missing) => Expiry::Within,
+            Err(Reason::Invalid) => Expiry::Undated,
         })
         .collect())
 }
@@ -635,12 +652,13 @@ mod tests {
             Some(" "),
             Some("eind 2020"),
         ]);
+        use Expiry::*;
         assert_eq!(
             expired(&anchors, cutoff).unwrap(),
-            [true, false, false, false, true]
+            [Past, Within, Within, Within, Undated]
         );
         let days = Date32Array::from(vec![Some(0), None]);
-        assert_eq!(expired(&days, cutoff).unwrap(), [true, false]);
+        assert_eq!(expired(&days, cutoff).unwrap(), [Past, Within]);
     }
 
     #[test]

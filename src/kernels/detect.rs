@@ -61,6 +61,13 @@ impl Kinds {
         Self(1 << kind as u8)
     }
 
+    /// The set of `kinds`.
+    pub fn of(kinds: &[Kind]) -> Self {
+        let mut set = Self::NONE;
+        kinds.iter().for_each(|&k| set.insert(k));
+        set
+    }
+
     pub fn contains(self, kind: Kind) -> bool {
         self.0 & (1 << kind as u8) != 0
     }

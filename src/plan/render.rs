@@ -83,7 +83,7 @@ impl fmt::Display for Plan {
             }
             writeln!(f)?;
         }
-        for exception in &self.pipeline.exceptions {
+        for exception in self.exceptions_applied() {
             writeln!(
                 f,
                 "exception  `{}` released under GDPR art. 9(2) {}: {}",

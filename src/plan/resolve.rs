@@ -492,7 +492,7 @@ impl Plan {
                 matches!(c.fate, Fate::Used { .. })
                     || self.exclusions.iter().any(|e| e.column == c.name)
                     || self.exclusion_key.as_deref() == Some(c.name.as_str())
-                    || self.anchors().any(|a| a == c.name)
+                    || self.retention_terms().iter().any(|t| t.after == c.name)
             })
             .map(|c| c.name.as_str())
             .collect()
@@ -500,13 +500,17 @@ impl Plan {
 }
 
 impl Plan {
-    /// The anchor columns of the retention terms applied.
-    fn anchors(&self) -> impl Iterator<Item = &str> {
-        self.outputs
-            .iter()
-            .flat_map(|o| &o.retention)
-            .chain(self.retention_key.iter().map(|(_, term)| term))
-            .map(|t| t.after.as_str())
+    /// The declared exceptions that apply: to a special-category column that is released.
+    pub fn exceptions_applied(&self) -> impl Iterator<Item = &crate::spec::Exception> {
+        self.pipeline.exceptions.iter().filter(|e| {
+            matches!(
+                self.catalogue.entry(&e.column).map(|c| c.category),
+                Some(Category::Special(_))
+            ) && self
+                .inputs
+                .iter()
+                .any(|i| i.name == e.column && matches!(i.fate, Fate::Used { .. }))
+        })
     }
 
     /// The distinct retention terms applied, by name.
@@ -654,11 +658,12 @@ geboren = { type = "date", category = "birth_date", subjects = ["child"] }
 notities = { type = "text", category = "free_text", subjects = ["child"] }
 bedrag = { type = "float", category = "financial", subjects = ["parent"], retention = "admin" }
 einde = { type = "date", category = "contract", subjects = ["child"] }
+beperkt = { type = "boolean", category = "restriction", subjects = ["child"] }
 "#;
 
     fn pipeline(columns: &str) -> Pipeline {
         let text = format!(
-            "[pipeline]\nname='t'\npurpose='management'\nlegal_basis='public-task'\nrecipient='r'\npseudonym_domain='d'\ncatalogue='c.toml'\n[input]\npath='i.csv'\n[output]\npath='o.csv'\n[columns]\n{columns}"
+            "[pipeline]\nname='t'\npurpose='management'\nlegal_basis='public-task'\nrecipient='r'\npseudonym_domain='d'\ncatalogue='c.toml'\n[input]\npath='i.csv'\n[output]\npath='o.csv'\n[exclusions]\nrestricted='beperkt'\n[columns]\n{columns}"
         );
         Pipeline::parse(Path::new("p.toml"), &text).unwrap()
     }
@@ -672,6 +677,7 @@ einde = { type = "date", category = "contract", subjects = ["child"] }
             ("bedrag", ColumnType::Float),
             ("einde", ColumnType::Date),
             ("nieuw", ColumnType::Text),
+            ("beperkt", ColumnType::Boolean),
         ]
         .into_iter()
         .map(|(n, t)| (n.to_owned(), t))
@@ -719,10 +725,10 @@ einde = { type = "date", category = "contract", subjects = ["child"] }
         assert_eq!(plan.inputs[6].category, None);
         assert_eq!(
             plan.needed_inputs(),
-            ["bsn", "voornaam", "geboren", "einde"]
+            ["bsn", "voornaam", "geboren", "einde", "beperkt"]
         );
         assert!(
-            plan.notes[0].contains("new column `nieuw`"),
+            plan.notes.iter().any(|n| n.contains("new column `nieuw`")),
             "{:?}",
             plan.notes
         );
@@ -740,7 +746,10 @@ einde = { type = "date", category = "contract", subjects = ["child"] }
         let (key, term) = plan.retention_key.as_ref().unwrap();
         assert_eq!((key.as_str(), term.years), ("bsn", 7));
         assert_eq!(plan.inputs[0].fate, Fate::NotNamed);
-        assert_eq!(plan.needed_inputs(), ["voornaam", "geboren", "einde"]);
+        assert_eq!(
+            plan.needed_inputs(),
+            ["voornaam", "geboren", "einde", "beperkt"]
+        );
     }
 
     #[test]

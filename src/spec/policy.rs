@@ -25,6 +25,10 @@ pub enum Rule {
     Restrictions,
     /// Subjects who objected are excluded from research and statistics.
     Objections,
+    /// Exclusion lists are matched against a BSN column.
+    ExclusionKey,
+    /// Whether a record is restricted or objected to is not released.
+    ExclusionFlag,
     /// A legal-obligation extract rests on legal basis legal-obligation.
     PurposeBasis,
 }
@@ -39,6 +43,8 @@ impl Rule {
             Self::DirectIdentifier => "direct-identifier",
             Self::Restrictions => "restrictions",
             Self::Objections => "objections",
+            Self::ExclusionKey => "exclusion-key",
+            Self::ExclusionFlag => "exclusion-flag",
             Self::PurposeBasis => "purpose-basis",
         }
     }
@@ -112,6 +118,21 @@ pub fn check(pipeline: &Pipeline, catalogue: &Catalogue) -> Findings {
                 continue;
             };
             let action = describe(column);
+            if matches!(entry.category, Category::Restriction | Category::Objection) {
+                refuse(
+                    Rule::ExclusionFlag,
+                    Some(source),
+                    format!(
+                        "is the export's {} and the pipeline would {action} it; whether a record is restricted or objected to is never released",
+                        entry.category.describe()
+                    ),
+                );
+            }
+            if entry.retention.is_none() {
+                findings.notes.push(format!(
+                    "`{source}` has no retention term in the catalogue: it is released whatever its age"
+                ));
+            }
             if entry.category == Category::Bsn
                 && !matches!(column.operation, Operation::Pseudonymise { .. })
             {
@@ -187,23 +208,28 @@ pub fn check(pipeline: &Pipeline, catalogue: &Catalogue) -> Findings {
         }
     }
     let exclusions = &pipeline.exclusions;
+    let objections_bind = matches!(purpose, Purpose::Research | Purpose::Statistics);
+    let mut flag_missing = [false; 2];
     for entry in &catalogue.entries {
-        let (rule, applied, binds, key) = match entry.category {
+        let (rule, applied, binds, key, missing) = match entry.category {
             Category::Restriction => (
                 Rule::Restrictions,
                 exclusions.restricted.as_deref(),
                 true,
                 "restricted",
+                &mut flag_missing[0],
             ),
             Category::Objection => (
                 Rule::Objections,
                 exclusions.objected.as_deref(),
-                matches!(purpose, Purpose::Research | Purpose::Statistics),
+                objections_bind,
                 "objected",
+                &mut flag_missing[1],
             ),
             _ => continue,
         };
         if binds && applied != Some(entry.column.as_str()) {
+            *missing = true;
             refuse(
                 rule,
                 Some(&entry.column),
@@ -216,17 +242,42 @@ pub fn check(pipeline: &Pipeline, catalogue: &Catalogue) -> Findings {
             );
         }
     }
-    if matches!(purpose, Purpose::Research | Purpose::Statistics)
-        && exclusions.objected.is_none()
-        && exclusions.objection_lists.is_empty()
+    let sources = [
+        (
+            Rule::Restrictions,
+            true,
+            exclusions.restricted.is_some() || !exclusions.restriction_lists.is_empty(),
+            "restricted (a flag column) or restriction_lists",
+            "restricted records",
+        ),
+        (
+            Rule::Objections,
+            objections_bind,
+            exclusions.objected.is_some() || !exclusions.objection_lists.is_empty(),
+            "objected (a flag column) or objection_lists",
+            "subjects who objected",
+        ),
+    ];
+    for ((rule, binds, present, keys, whom), flagged) in sources.into_iter().zip(flag_missing) {
+        if binds && !present && !flagged {
+            refuse(
+                rule,
+                None,
+                format!(
+                    "a {} pipeline must leave out {whom}: set [exclusions] {keys}",
+                    purpose.as_str()
+                ),
+            );
+        }
+    }
+    if let Some(key) = &exclusions.bsn
+        && (!exclusions.restriction_lists.is_empty() || !exclusions.objection_lists.is_empty())
+        && catalogue.entry(key).map(|e| e.category) != Some(Category::Bsn)
     {
         refuse(
-            Rule::Objections,
-            None,
-            format!(
-                "a {} pipeline must leave out subjects who objected: set [exclusions] objected (a flag column) or objection_lists",
-                purpose.as_str()
-            ),
+            Rule::ExclusionKey,
+            Some(key),
+            "the exclusion lists are matched against it, but the catalogue does not class it as a BSN: no list entry could match".into(),
         );
     }
     for exception in &pipeline.exceptions {
@@ -321,7 +372,12 @@ beperkt = { type = "boolean", category = "restriction", subjects = ["child"] }
             ),
         );
         assert_eq!(f.violations, []);
-        assert_eq!(f.notes, Vec::<String>::new());
+        assert!(
+            f.notes.iter().all(|n| n
+                .ends_with("no retention term in the catalogue: it is released whatever its age")),
+            "{:?}",
+            f.notes
+        );
     }
 
     #[test]
@@ -408,12 +464,69 @@ beperkt = { type = "boolean", category = "restriction", subjects = ["child"] }
             [
                 (Rule::Objections, Some("bezwaar".to_owned())),
                 (Rule::Restrictions, Some("beperkt".to_owned())),
-                (Rule::Objections, None),
             ]
         );
         assert_eq!(
             without("management"),
             [(Rule::Restrictions, Some("beperkt".to_owned()))]
+        );
+    }
+
+    #[test]
+    fn flags_are_never_released_and_lists_match_a_bsn() {
+        assert_eq!(
+            refusals("management", "", "bezwaar = { action = 'keep', as = 'b' }"),
+            one(Rule::ExclusionFlag, "bezwaar")
+        );
+        let lists = |key: &str| {
+            findings(
+                "research",
+                "",
+                &format!(
+                    "{EXCLUDE}bsn = '{key}'\nobjection_lists = ['l.csv']\n[columns]\nsoort = 'keep'"
+                ),
+            )
+            .violations
+            .into_iter()
+            .map(|v| (v.rule, v.column))
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(lists("naam"), one(Rule::ExclusionKey, "naam"));
+        assert_eq!(lists("bsn"), []);
+    }
+
+    #[test]
+    fn every_purpose_needs_a_restriction_source() {
+        let catalogue = Catalogue::parse(
+            Path::new("c.toml"),
+            "[catalogue]\nname='t'\n[columns]\nsoort = { type = 'text', category = 'contract', subjects = [] }",
+        )
+        .unwrap();
+        let text = |purpose: &str, exclusions: &str| {
+            format!(
+                "[pipeline]\nname='t'\npurpose='{purpose}'\nlegal_basis='public-task'\nrecipient='r'\npseudonym_domain='d'\ncatalogue='c.toml'\n[input]\npath='i.csv'\n[output]\npath='o.csv'\n{exclusions}[columns]\nsoort='keep'"
+            )
+        };
+        let rules = |purpose: &str, exclusions: &str| {
+            let pipeline =
+                Pipeline::parse(Path::new("p.toml"), &text(purpose, exclusions)).unwrap();
+            check(&pipeline, &catalogue)
+                .violations
+                .into_iter()
+                .map(|v| v.rule)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(rules("management", ""), [Rule::Restrictions]);
+        assert_eq!(
+            rules("statistics", ""),
+            [Rule::Restrictions, Rule::Objections]
+        );
+        assert_eq!(
+            rules(
+                "statistics",
+                "[exclusions]\nbsn='soort'\nrestriction_lists=['r.csv']\nobjection_lists=['o.csv']\n"
+            ),
+            [Rule::ExclusionKey]
         );
     }
 
@@ -426,7 +539,7 @@ beperkt = { type = "boolean", category = "restriction", subjects = ["child"] }
         assert_eq!(f.violations.len(), 1);
         assert_eq!(f.violations[0].rule, Rule::PurposeBasis);
         assert!(
-            f.notes[0].contains("does not class `soort`"),
+            f.notes.iter().any(|n| n.contains("does not class `soort`")),
             "{:?}",
             f.notes
         );
