@@ -1275,7 +1275,7 @@ fn check_passes_the_shipped_pipelines_and_fails_a_breach_without_data() {
         .stdout(contains(
             "ok    pipelines/toeslagen-maandlevering.toml: legal-obligation",
         ))
-        .stdout(contains("checked 4 files: all pass"));
+        .stdout(contains("checked 5 files: all pass"));
     let pipelines = dir.path().join("pipelines");
     std::fs::create_dir(&pipelines).unwrap();
     let research = std::fs::read_to_string(repo(RESEARCH)).unwrap();
@@ -1484,4 +1484,141 @@ fn withheld_values_are_never_judged() {
     let extract = read_parquet(&dir.path().join("x.parquet"));
     assert_eq!(extract.height(), written);
     assert_eq!(extract.column("postcode").unwrap().null_count(), written);
+}
+
+const MICRODATA: &str = "pipelines/onderzoek-microdata.toml";
+
+/// Per class of the quasi-identifiers' values in `extract`: the distinct persons and the
+/// distinct non-null values of `sensitive`. Brute force, apart from doel.
+fn classes(
+    extract: &DataFrame,
+    quasi_identifiers: &[&str],
+    person: &str,
+    sensitive: Option<&str>,
+) -> Vec<(usize, usize)> {
+    let qis: Vec<Vec<Option<String>>> = quasi_identifiers
+        .iter()
+        .map(|q| strings(extract, q))
+        .collect();
+    let persons = strings(extract, person);
+    let values = sensitive.map(|s| strings(extract, s));
+    type Sets = (
+        std::collections::HashSet<String>,
+        std::collections::HashSet<String>,
+    );
+    let mut map: std::collections::HashMap<Vec<Option<String>>, Sets> = Default::default();
+    for row in 0..extract.height() {
+        let key = qis.iter().map(|c| c[row].clone()).collect();
+        let entry = map.entry(key).or_default();
+        entry.0.insert(persons[row].clone().unwrap_or_default());
+        if let Some(Some(v)) = values.as_ref().map(|v| v[row].clone()) {
+            entry.1.insert(v);
+        }
+    }
+    map.into_values().map(|(p, s)| (p.len(), s.len())).collect()
+}
+
+const QIS: [&str; 4] = ["geboortejaar", "kind_geslacht", "postcode", "opvangsoort"];
+
+#[test]
+fn microdata_classes_hold_at_least_k_children() {
+    let dir = TempDir::new().unwrap();
+    let stdout = succeed(&mut run(
+        &dir,
+        MICRODATA,
+        "sample-data/export.parquet",
+        "m.parquet",
+    ));
+    let extract = read_parquet(&dir.path().join("m.parquet"));
+    let sizes = classes(&extract, &QIS, "kind_id", None);
+    let smallest = sizes.iter().map(|(p, _)| *p).min().unwrap();
+    assert!(smallest >= 5, "a class of {smallest} children");
+    // The records released plus those suppressed are the records the plain research
+    // extract holds; the counts are printed.
+    let plain = succeed(&mut run(
+        &dir,
+        RESEARCH,
+        "sample-data/export.parquet",
+        "r.parquet",
+    ));
+    let all = read_parquet(&dir.path().join("r.parquet")).height();
+    let suppressed = all - extract.height();
+    assert!(
+        suppressed > 0 && suppressed <= all / 20,
+        "{suppressed} of {all}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "protected  k = 5 persons (distinct kind_id): {} classes released, the smallest 5 (counted up to k); {suppressed} records in",
+            sizes.len()
+        )),
+        "{stdout}"
+    );
+    assert!(plain.contains(&format!("written    {all} rows")));
+    // Only the first pass's file was in the directory, and it is gone.
+    assert_eq!(
+        leftovers(dir.path()).len(),
+        2,
+        "{:?}",
+        leftovers(dir.path())
+    );
+    // Re-runs are byte-identical.
+    run(&dir, MICRODATA, "sample-data/export.parquet", "m2.parquet")
+        .arg("--threads")
+        .arg("1")
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(dir.path().join("m.parquet")).unwrap(),
+        std::fs::read(dir.path().join("m2.parquet")).unwrap()
+    );
+}
+
+#[test]
+fn microdata_suppress_diversity_and_fail() {
+    let dir = TempDir::new().unwrap();
+    let microdata = std::fs::read_to_string(repo(MICRODATA)).unwrap();
+    let edited = |name: &str, edit: &dyn Fn(&str) -> String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, edit(&microdata)).unwrap();
+        path
+    };
+    // Suppression alone, with 2-diversity of the health notes.
+    let suppress = edited("suppress.toml", &|t| {
+        t.replace(
+            "on_violation = \"generalise\"",
+            "on_violation = \"suppress\"",
+        )
+        .replace(
+            "small_area = { column = \"postcode\", min = 10 }",
+            "sensitive = { column = \"gezondheid\", l = 2 }",
+        )
+    });
+    let out = dir.path().join("s.parquet");
+    let stdout = succeed(&mut run_paths(
+        &dir,
+        &suppress,
+        &repo("sample-data/export.parquet"),
+        &out,
+    ));
+    assert!(
+        stdout.contains("diversity  l = 2 on gezondheid"),
+        "{stdout}"
+    );
+    let extract = read_parquet(&out);
+    for (persons, diverse) in classes(&extract, &QIS, "kind_id", Some("gezondheid")) {
+        assert!(persons >= 5 && diverse >= 2, "{persons} {diverse}");
+    }
+    // Fail: nothing written, exit 2, no value in the message.
+    let fail = edited("fail.toml", &|t| {
+        t.replace("on_violation = \"generalise\"", "on_violation = \"fail\"")
+    });
+    let out = dir.path().join("f.parquet");
+    let mut cmd = run_paths(&dir, &fail, &repo("sample-data/export.parquet"), &out);
+    assert_error(
+        &mut cmd,
+        2,
+        "hold fewer than k = 5 persons, and on_violation = \"fail\"",
+    );
+    assert!(!out.exists());
 }

@@ -157,7 +157,7 @@ impl CliError {
             Self::Plan { source, .. } if matches!(**source, PlanError::Policy { .. }) => 2,
             Self::Check { exit_code, .. } => *exit_code,
             Self::Spec(_) | Self::Plan { .. } | Self::Key(_) | Self::Protected { .. } => 1,
-            Self::Engine(EngineError::InvalidValue { .. }) => 2,
+            Self::Engine(EngineError::InvalidValue { .. } | EngineError::Disclosure { .. }) => 2,
             Self::Engine(EngineError::Input { .. } | EngineError::Output { .. }) => 3,
             Self::Engine(EngineError::Internal(_)) => 4,
         }

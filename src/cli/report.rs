@@ -103,6 +103,58 @@ impl fmt::Display for Report<'_> {
             plan.outputs.len(),
             summary.output.display()
         )?;
+        if let (Some(report), Some(md)) = (&summary.microdata, &plan.pipeline.output.microdata) {
+            let unit = match &md.person {
+                Some(person) => format!("persons (distinct {person})"),
+                None => "records".into(),
+            };
+            let r = &report.risk;
+            writeln!(
+                f,
+                "protected  k = {} {unit}: {} classes released, the smallest {}{}; {} records in {} classes suppressed",
+                md.k,
+                r.classes,
+                r.smallest.map_or("-".into(), |s| s.to_string()),
+                if md.person.is_some() {
+                    " (counted up to k)"
+                } else {
+                    ""
+                },
+                r.records_suppressed,
+                r.classes_suppressed
+            )?;
+            if let (Some((column, l)), Some(least)) = (&md.sensitive, r.least_diverse) {
+                writeln!(
+                    f,
+                    "diversity  l = {l} on {column}: the least diverse class holds {least} distinct values (counted up to l)"
+                )?;
+            }
+            let levels: Vec<String> = report
+                .levels
+                .iter()
+                .map(|l| format!("{} {}", l.column, l.name))
+                .collect();
+            writeln!(f, "levels     {}", levels.join(", "))?;
+            if let Some(area) = &md.small_area {
+                writeln!(
+                    f,
+                    "small area {}: {} areas ({} records) with fewer than {} {}, {}",
+                    area.column,
+                    report.areas_recoded,
+                    report.area_records,
+                    area.min,
+                    if md.person.is_some() {
+                        "persons"
+                    } else {
+                        "records"
+                    },
+                    match area.action {
+                        crate::spec::AreaAction::Coarsen => "coarsened",
+                        crate::spec::AreaAction::Null => "set to null",
+                    }
+                )?;
+            }
+        }
         for (column, count) in &summary.expired {
             writeln!(
                 f,

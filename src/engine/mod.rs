@@ -6,6 +6,7 @@
 mod bridge;
 mod input;
 mod lists;
+mod microdata;
 mod output;
 mod run;
 mod scan;
@@ -16,7 +17,8 @@ use std::path::PathBuf;
 use polars::prelude::PolarsError;
 
 pub use input::{Input, open};
-pub use run::{ListReport, RejectionCount, RunSummary, run, same_file};
+pub use microdata::Level;
+pub use run::{ListReport, MicrodataReport, RejectionCount, RunSummary, run, same_file};
 pub use scan::{ColumnScan, DISTINCT_LIMIT, Distinct, ScanReport, scan};
 pub use transform::ExclusionCounts;
 
@@ -43,6 +45,20 @@ pub enum EngineError {
         row: u64,
         reason: Reason,
     },
+    /// A microdata class fails k-anonymity (or ℓ-diversity) and the pipeline says
+    /// `on_violation = "fail"`.
+    #[error(
+        "[microdata]: {classes} classes ({records} records) hold fewer than k = {k} {}{}, and on_violation = \"fail\"",
+        if *persons { "persons" } else { "records" },
+        l.map(|l| format!(" or fewer than l = {l} distinct sensitive values")).unwrap_or_default()
+    )]
+    Disclosure {
+        classes: u64,
+        records: u64,
+        k: u32,
+        l: Option<u32>,
+        persons: bool,
+    },
     /// Likely a bug in doel.
     #[error("internal error: {0}")]
     Internal(String),
@@ -56,6 +72,9 @@ impl EngineError {
             }
             Self::Output { .. } => {
                 "check that the output directory can be written and has free space"
+            }
+            Self::Disclosure { .. } => {
+                "set on_violation = \"generalise\" (with hierarchies) or \"suppress\", or release coarser quasi-identifiers"
             }
             Self::InvalidValue { .. } => {
                 "fix the value in the export, or set on_invalid = \"drop_row\" or \"null\" for this column"

@@ -174,6 +174,28 @@ impl OutputFile {
 
     /// Finish the file, sync it to disk and move it over the target in one rename.
     pub fn commit(self) -> Result<PathBuf, EngineError> {
+        let target = self.target.clone();
+        let fail = |problem: String| EngineError::Output {
+            path: target.clone(),
+            problem,
+        };
+        let temp = self.finish()?;
+        temp.persist(&target).map_err(|e| {
+            fail(format!(
+                "cannot move the finished file into place: {}",
+                e.error.kind()
+            ))
+        })?;
+        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Make the rename itself durable; a failure here loses nothing already written.
+            let _ = File::open(dir).and_then(|d| d.sync_all());
+        }
+        Ok(target)
+    }
+
+    /// Finish the file but leave it where it is, hidden beside the target: deleted when
+    /// the returned handle is dropped. For a pass whose result is read back.
+    pub fn finish(self) -> Result<NamedTempFile, EngineError> {
         let fail = |problem: String| EngineError::Output {
             path: self.target.clone(),
             problem,
@@ -200,16 +222,6 @@ impl OutputFile {
             .as_file()
             .sync_all()
             .map_err(|e| fail(e.kind().to_string()))?;
-        self.temp.persist(&self.target).map_err(|e| {
-            fail(format!(
-                "cannot move the finished file into place: {}",
-                e.error.kind()
-            ))
-        })?;
-        if let Some(dir) = self.target.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // Make the rename itself durable; a failure here loses nothing already written.
-            let _ = File::open(dir).and_then(|d| d.sync_all());
-        }
-        Ok(self.target)
+        Ok(self.temp)
     }
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use polars::prelude::*;
 
+use super::microdata::{Counter, Decision};
 use super::output::OutputFile;
 use super::transform::{BatchTransform, ExclusionCounts};
 use super::{EngineError, Input};
@@ -13,7 +14,7 @@ use crate::kernels::batch::{Reason, Tally};
 use crate::kernels::keys::MasterKey;
 use crate::kernels::scrub::ScrubCounts;
 use crate::plan::{Plan, Transform};
-use crate::spec::OnInvalid;
+use crate::spec::{Format, OnInvalid};
 
 /// Rows per batch, and so per Parquet row group. Fixed, so that the output's bytes do not
 /// depend on how many threads read the input.
@@ -56,11 +57,25 @@ pub struct RunSummary {
     /// Values withheld because their retention term had passed, per released column
     /// that has a term, in plan order.
     pub expired: Vec<(String, u64)>,
+    /// What disclosure control did, for a microdata output.
+    pub microdata: Option<MicrodataReport>,
     pub output: PathBuf,
 }
 
+/// The disclosure step of a microdata output.
+#[derive(Debug, Clone)]
+pub struct MicrodataReport {
+    /// The level chosen per quasi-identifier.
+    pub levels: Vec<super::Level>,
+    pub areas_recoded: u64,
+    pub area_records: u64,
+    pub risk: crate::kernels::disclosure::Risk,
+}
+
 struct State {
-    output: Option<OutputFile>,
+    output: OutputFile,
+    /// Microdata: the classes of the records written to the first pass's file.
+    counter: Option<Counter>,
     tallies: Vec<Tally>,
     scrubbed: Vec<ScrubCounts>,
     expired: Vec<u64>,
@@ -68,7 +83,6 @@ struct State {
     rows_read: u64,
     rows_written: u64,
     rows_dropped: u64,
-    error: Option<EngineError>,
 }
 
 impl State {
@@ -78,6 +92,9 @@ impl State {
         self.rows_dropped += out.rows_dropped;
         self.excluded.add(&out.excluded);
         self.rows_written += out.frame.height() as u64;
+        if let Some(counter) = &mut self.counter {
+            counter.add(&out.frame)?;
+        }
         for (total, tally) in self.tallies.iter_mut().zip(&out.tallies) {
             total.missing += tally.missing;
             total.invalid += tally.invalid;
@@ -88,11 +105,53 @@ impl State {
         for (total, count) in self.expired.iter_mut().zip(&out.expired) {
             *total += count;
         }
-        self.output
-            .as_mut()
-            .ok_or_else(|| EngineError::Internal("output already closed".into()))?
-            .write(&mut out.frame)
+        self.output.write(&mut out.frame)
     }
+}
+
+/// Why [`stream`] stopped early.
+pub(super) enum Stopped {
+    /// A step failed.
+    Step(EngineError),
+    /// The engine could not read the input.
+    Read(PolarsError),
+}
+
+/// Feed `frame` to `step` in fixed-size batches, in order, from polars' streaming
+/// engine, and give `state` back at the end. Stops at the first error.
+pub(super) fn stream<S: Send + 'static>(
+    frame: LazyFrame,
+    state: S,
+    step: impl Fn(&mut S, DataFrame) -> Result<(), EngineError> + Send + Sync + 'static,
+) -> Result<S, Stopped> {
+    let shared = Arc::new(Mutex::new((Some(state), None::<EngineError>)));
+    let callback = {
+        let shared = Arc::clone(&shared);
+        PlanCallback::new(move |batch: DataFrame| {
+            let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
+            let (state, error) = &mut *guard;
+            if error.is_none()
+                && let Some(state) = state.as_mut()
+                && let Err(e) = step(state, batch)
+            {
+                *error = Some(e);
+            }
+            // `true` asks the engine to stop reading.
+            Ok(error.is_some())
+        })
+    };
+    let result = frame
+        .sink_batches(callback, true, NonZeroUsize::new(BATCH_ROWS))
+        .and_then(|sink| sink.collect_with_engine(Engine::Streaming));
+    let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(e) = guard.1.take() {
+        return Err(Stopped::Step(e));
+    }
+    result.map_err(Stopped::Read)?;
+    guard
+        .0
+        .take()
+        .ok_or_else(|| Stopped::Step(EngineError::Internal("stream state taken".into())))
 }
 
 /// Execute `plan` over `input` with `key`. On error nothing is left at the output path
@@ -116,14 +175,21 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
     let transform = Arc::new(BatchTransform::new(plan, key, &lists)?);
     // The output schema is what the transform makes of an empty batch.
     let probe = transform.apply(&DataFrame::empty_with_schema(&schema), 1)?;
+    let microdata = plan.pipeline.output.microdata.as_ref();
+    // Microdata is written first to a temporary Arrow file, read back once protected.
     let output = OutputFile::create(
         output_path,
-        plan.pipeline.output.format,
+        if microdata.is_some() {
+            Format::Ipc
+        } else {
+            plan.pipeline.output.format
+        },
         probe.frame.schema(),
         transform.field_metadata(),
     )?;
-    let state = Arc::new(Mutex::new(State {
-        output: Some(output),
+    let state = State {
+        output,
+        counter: microdata.map(Counter::new),
         tallies: vec![Tally::default(); plan.outputs.len()],
         scrubbed: vec![ScrubCounts::default(); plan.outputs.len()],
         expired: vec![0; plan.outputs.len()],
@@ -131,35 +197,34 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
         rows_read: 0,
         rows_written: 0,
         rows_dropped: 0,
-        error: None,
-    }));
-    let callback = {
-        let state = Arc::clone(&state);
-        let transform = Arc::clone(&transform);
-        PlanCallback::new(move |batch: DataFrame| {
-            let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-            if state.error.is_none()
-                && let Err(e) = state.step(&transform, &batch)
-            {
-                state.error = Some(e);
-            }
-            // `true` asks the engine to stop reading.
-            Ok(state.error.is_some())
-        })
     };
-    let result = frame
-        .sink_batches(callback, true, NonZeroUsize::new(BATCH_ROWS))
-        .and_then(|sink| sink.collect_with_engine(Engine::Streaming));
-    let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(e) = state.error.take() {
-        return Err(e);
-    }
-    result.map_err(|e| input.error(&e))?;
-    let output = state
-        .output
-        .take()
-        .ok_or_else(|| EngineError::Internal("output already closed".into()))?
-        .commit()?;
+    let transform_step = Arc::clone(&transform);
+    let mut state = match stream(frame, state, move |state, batch| {
+        state.step(&transform_step, &batch)
+    }) {
+        Ok(state) => state,
+        Err(Stopped::Step(e)) => return Err(e),
+        Err(Stopped::Read(e)) => return Err(input.error(&e)),
+    };
+    let written = state.output;
+    let (output, microdata) = match state.counter.take() {
+        None => (written.commit()?, None),
+        Some(counter) => {
+            let first_pass = written.finish()?;
+            let decision = counter.decide()?;
+            let (output, rows) = protect(plan, &first_pass, &decision, transform.field_metadata())?;
+            state.rows_written = rows;
+            (
+                output,
+                Some(MicrodataReport {
+                    levels: decision.levels,
+                    areas_recoded: decision.areas_recoded,
+                    area_records: decision.area_records,
+                    risk: decision.risk,
+                }),
+            )
+        }
+    };
     let rejections = plan
         .outputs
         .iter()
@@ -209,8 +274,50 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
             .filter(|(out, _)| !out.retention.is_empty())
             .map(|(out, count)| (out.name.clone(), *count))
             .collect(),
+        microdata,
         output,
     })
+}
+
+/// The second pass of a microdata output: the first pass's records read back in
+/// batches, recoded and filtered by `decision`, written to the pipeline's output. The
+/// output and the number of records written.
+fn protect(
+    plan: &Plan,
+    first_pass: &tempfile::NamedTempFile,
+    decision: &Decision,
+    metadata: &[(String, polars_arrow::datatypes::Metadata)],
+) -> Result<(PathBuf, u64), EngineError> {
+    let output_path = &plan.pipeline.output.path;
+    let internal = |e: PolarsError| EngineError::Internal(super::safe_summary(&e));
+    let path = first_pass
+        .path()
+        .to_str()
+        .ok_or_else(|| EngineError::Internal("temporary path is not UTF-8".into()))?;
+    let mut frame =
+        LazyFrame::scan_ipc(PlRefPath::new(path), Default::default(), Default::default())
+            .map_err(internal)?;
+    let schema = frame.collect_schema().map_err(internal)?;
+    let probe = decision
+        .recoder
+        .apply(&DataFrame::empty_with_schema(&schema))?;
+    let output = OutputFile::create(
+        output_path,
+        plan.pipeline.output.format,
+        probe.schema(),
+        metadata,
+    )?;
+    let recoder = Arc::clone(&decision.recoder);
+    let (output, rows) = stream(frame, (output, 0u64), move |(output, rows), batch| {
+        let mut frame = recoder.apply(&batch)?;
+        *rows += frame.height() as u64;
+        output.write(&mut frame)
+    })
+    .map_err(|stopped| match stopped {
+        Stopped::Step(e) => e,
+        Stopped::Read(e) => internal(e),
+    })?;
+    Ok((output.commit()?, rows))
 }
 
 /// Whether two paths name one existing file.

@@ -3,9 +3,7 @@
 
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow::array::ArrayRef;
 use chrono::NaiveDate;
@@ -13,13 +11,11 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::bridge::to_arrow_rs;
+use super::run::{Stopped, stream};
 use super::{EngineError, Input};
 use crate::kernels::arrays::Strings;
 use crate::kernels::detect::{Detector, Kind, Kinds};
 use crate::plan::ColumnType;
-
-/// Rows per batch: memory stays bounded whatever the input's size.
-const BATCH_ROWS: usize = 128 * 1024;
 
 /// Distinct values are counted exactly up to this many per column. The count holds a
 /// 64-bit hash per value (never the value), so a column costs at most a few megabytes.
@@ -160,7 +156,6 @@ impl Counter {
 struct State {
     counters: Vec<Counter>,
     rows: u64,
-    error: Option<EngineError>,
 }
 
 impl State {
@@ -213,33 +208,15 @@ pub fn scan(
     if let Some(limit) = limit {
         frame = frame.limit(IdxSize::try_from(limit).unwrap_or(IdxSize::MAX));
     }
-    let state = Arc::new(Mutex::new(State {
-        counters,
-        rows: 0,
-        error: None,
-    }));
-    let detector = Arc::new(Detector::new(reference_date));
-    let callback = {
-        let state = Arc::clone(&state);
-        PlanCallback::new(move |batch: DataFrame| {
-            let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-            if state.error.is_none()
-                && let Err(e) = state.step(&batch, &detector)
-            {
-                state.error = Some(e);
-            }
-            // `true` asks the engine to stop reading.
-            Ok(state.error.is_some())
-        })
-    };
-    let result = frame
-        .sink_batches(callback, true, NonZeroUsize::new(BATCH_ROWS))
-        .and_then(|sink| sink.collect_with_engine(Engine::Streaming));
-    let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(e) = state.error.take() {
-        return Err(e);
-    }
-    result.map_err(|e| input.error(&e))?;
+    let state = State { counters, rows: 0 };
+    let detector = Detector::new(reference_date);
+    let mut state = stream(frame, state, move |state, batch| {
+        state.step(&batch, &detector)
+    })
+    .map_err(|stopped| match stopped {
+        Stopped::Step(e) => e,
+        Stopped::Read(e) => input.error(&e),
+    })?;
     Ok(ScanReport {
         input_files: input.files.clone(),
         rows: state.rows,

@@ -6,6 +6,7 @@ pub mod arrays;
 pub mod batch;
 pub mod canonical;
 pub mod detect;
+pub mod disclosure;
 pub mod generalise;
 pub mod keys;
 pub mod scrub;

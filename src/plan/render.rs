@@ -40,6 +40,27 @@ impl fmt::Display for Plan {
             self.pipeline.output.path.display(),
             self.pipeline.output.format.as_str()
         )?;
+        if let Some(md) = &self.pipeline.output.microdata {
+            writeln!(
+                f,
+                "protect    microdata: every combination of {} holds at least k = {} {}{}; on violation {}{}",
+                md.quasi_identifiers.join(", "),
+                md.k,
+                md.person
+                    .as_ref()
+                    .map_or("records".into(), |p| format!("persons (distinct {p})")),
+                md.sensitive
+                    .as_ref()
+                    .map(|(c, l)| format!(" and {l} distinct values of {c}"))
+                    .unwrap_or_default(),
+                md.on_violation.as_str(),
+                if md.on_violation == crate::spec::OnViolation::Generalise {
+                    format!(" (at most {}% suppressed)", md.max_suppressed * 100.0)
+                } else {
+                    String::new()
+                }
+            )?;
+        }
         writeln!(
             f,
             "catalogue  {} ({})",

@@ -10,8 +10,10 @@ mod validate;
 
 pub use catalogue::Catalogue;
 pub use pipeline::{
-    Action, Declaration, Exclusions, Format, Ground, LegalBasis, OnInvalid, PseudonymKind, Purpose,
+    Action, AreaAction, Declaration, Exclusions, Format, Ground, LegalBasis, OnInvalid,
+    OnViolation, PseudonymKind, Purpose,
 };
 pub use validate::{
-    Column, Exception, Generalise, Input, LinkPart, Operation, Output, Pipeline, SpecError,
+    Column, Exception, Generalise, HierarchyStep, Input, LinkPart, Microdata, Operation, Output,
+    Pipeline, SmallArea, SpecError,
 };

@@ -16,6 +16,9 @@ pub struct PipelineFile {
     /// Special-category columns released under an exception of GDPR art. 9(2), by column.
     #[serde(default)]
     pub exceptions: std::collections::BTreeMap<String, ExceptionSpec>,
+    /// Disclosure control of a `kind = "microdata"` output.
+    #[serde(default)]
+    pub microdata: Option<MicrodataSpec>,
     /// Output and input columns by name; see [`ColumnSpec`]. Kept in file order.
     pub columns: toml::Table,
 }
@@ -200,6 +203,86 @@ pub struct OutputSpec {
     pub path: String,
     #[serde(default)]
     pub format: Option<Format>,
+    /// `records` (default): the transformed records as they are; `microdata`: records
+    /// protected by `[microdata]`.
+    #[serde(default)]
+    pub kind: OutputKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputKind {
+    #[default]
+    Records,
+    Microdata,
+}
+
+/// `[microdata]`: k-anonymity (and optionally ℓ-diversity) over released columns.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MicrodataSpec {
+    /// Released columns that together could single a person out.
+    pub quasi_identifiers: Vec<String>,
+    #[serde(default)]
+    pub k: Option<u32>,
+    /// A released column identifying the person (a pseudonym): classes then count
+    /// distinct persons rather than records.
+    pub person: Option<String>,
+    #[serde(default)]
+    pub on_violation: Option<OnViolation>,
+    /// `generalise`: the share of records the least generalisation may still suppress.
+    pub max_suppressed: Option<f64>,
+    /// Distinct ℓ-diversity of one sensitive released column.
+    pub sensitive: Option<SensitiveSpec>,
+    /// Areas with too few persons coarsened or nulled.
+    pub small_area: Option<SmallAreaSpec>,
+    /// Per quasi-identifier, its generalisation steps (`year`, `5_years`, `pc3`, …).
+    #[serde(default)]
+    pub hierarchies: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnViolation {
+    Suppress,
+    Generalise,
+    Fail,
+}
+
+impl OnViolation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Suppress => "suppress",
+            Self::Generalise => "generalise",
+            Self::Fail => "fail",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SensitiveSpec {
+    pub column: String,
+    pub l: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmallAreaSpec {
+    pub column: String,
+    /// Persons (or records) an area needs to be released as it is.
+    pub min: u32,
+    #[serde(default)]
+    pub action: Option<AreaAction>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AreaAction {
+    /// Walk the column's hierarchy until the area is large enough (or `*`).
+    Coarsen,
+    /// Release the area as null.
+    Null,
 }
 
 /// One entry of `[columns]` in its long form; the short form `name = "keep"` (or

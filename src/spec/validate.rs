@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::pipeline::{
-    Action, ColumnSpec, Declaration, Exclusions, Format, Generalisation, Ground, LinkPartSpec,
-    OnInvalid, PipelineFile, PseudonymKind, Purpose, SourceSpec,
+    Action, AreaAction, ColumnSpec, Declaration, Exclusions, Format, Generalisation, Ground,
+    LinkPartSpec, MicrodataSpec, OnInvalid, OnViolation, OutputKind, PipelineFile, PseudonymKind,
+    Purpose, SourceSpec,
 };
 
 /// Age bands used when `to = "age_band"` names none: the childcare ages (0-3 day care,
@@ -107,6 +108,48 @@ pub struct Input {
 pub struct Output {
     pub path: PathBuf,
     pub format: Format,
+    /// Disclosure control of the records (`kind = "microdata"`), if any.
+    pub microdata: Option<Microdata>,
+}
+
+/// A validated `[microdata]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Microdata {
+    /// Released column names, in declaration order.
+    pub quasi_identifiers: Vec<String>,
+    /// Per quasi-identifier, its steps (the last level, `*`, is implied).
+    pub hierarchies: Vec<Vec<HierarchyStep>>,
+    pub k: u32,
+    pub person: Option<String>,
+    pub on_violation: OnViolation,
+    pub max_suppressed: f64,
+    /// A released column and the distinct values each class must hold.
+    pub sensitive: Option<(String, u32)>,
+    pub small_area: Option<SmallArea>,
+}
+
+/// Default `k`: CBS's and the DESIGN's default for microdata.
+pub const DEFAULT_K: u32 = 5;
+/// Default share of records the `generalise` search may suppress.
+pub const DEFAULT_MAX_SUPPRESSED: f64 = 0.01;
+
+/// A generalisation step of a quasi-identifier's hierarchy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HierarchyStep {
+    /// `year`: a date or month to its year.
+    Year,
+    /// `N_years`: a year to its band of N years.
+    Years(u32),
+    /// `pc3`, `pc2`, `pc1`: a postcode's first digits.
+    Prefix(usize),
+}
+
+/// Areas (values of a quasi-identifier) with fewer than `min` persons or records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmallArea {
+    pub column: String,
+    pub min: u32,
+    pub action: AreaAction,
 }
 
 /// One `[columns]` entry.
@@ -304,6 +347,23 @@ impl Pipeline {
         if seen.is_empty() {
             return Err(invalid("[columns] releases no column".into()));
         }
+        let released: Vec<&str> = columns.iter().filter_map(Column::output_name).collect();
+        let microdata = match (file.output.kind, &file.microdata) {
+            (OutputKind::Records, None) => None,
+            (OutputKind::Records, Some(_)) => {
+                return Err(invalid(
+                    "[microdata] applies only to [output] kind = \"microdata\"".into(),
+                ));
+            }
+            (OutputKind::Microdata, None) => {
+                return Err(invalid(
+                    "[output] kind = \"microdata\" needs a [microdata] section".into(),
+                ));
+            }
+            (OutputKind::Microdata, Some(spec)) => {
+                Some(microdata(spec, &released).map_err(|p| invalid(format!("[microdata] {p}")))?)
+            }
+        };
         let lists = &file.exclusions;
         if (!lists.restriction_lists.is_empty() || !lists.objection_lists.is_empty())
             && lists.bsn.is_none()
@@ -338,11 +398,124 @@ impl Pipeline {
             output: Output {
                 path: output_path,
                 format: output_format,
+                microdata,
             },
             exclusions: file.exclusions,
             exceptions,
             columns,
         })
+    }
+}
+
+/// `[microdata]` checked against the released columns; the error is the problem.
+fn microdata(spec: &MicrodataSpec, released: &[&str]) -> Result<Microdata, String> {
+    let is_released = |name: &str, what: &str| {
+        if released.contains(&name) {
+            Ok(())
+        } else {
+            Err(format!("{what} `{name}` is not a released column"))
+        }
+    };
+    if spec.quasi_identifiers.is_empty() {
+        return Err("quasi_identifiers is empty".into());
+    }
+    for (i, qi) in spec.quasi_identifiers.iter().enumerate() {
+        is_released(qi, "quasi-identifier")?;
+        if spec.quasi_identifiers[..i].contains(qi) {
+            return Err(format!("quasi-identifier `{qi}` is named twice"));
+        }
+    }
+    for (what, column) in [
+        ("person", spec.person.as_ref()),
+        (
+            "sensitive column",
+            spec.sensitive.as_ref().map(|s| &s.column),
+        ),
+    ] {
+        if let Some(column) = column {
+            is_released(column, what)?;
+            if spec.quasi_identifiers.contains(column) {
+                return Err(format!("{what} `{column}` is also a quasi-identifier"));
+            }
+        }
+    }
+    if let Some(column) = spec
+        .hierarchies
+        .keys()
+        .find(|c| !spec.quasi_identifiers.contains(c))
+    {
+        return Err(format!(
+            "hierarchies names `{column}`, which is not a quasi-identifier"
+        ));
+    }
+    let hierarchies = spec
+        .quasi_identifiers
+        .iter()
+        .map(|qi| {
+            spec.hierarchies.get(qi).map_or(Ok(Vec::new()), |steps| {
+                steps.iter().map(|s| step(qi, s)).collect()
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let k = spec.k.unwrap_or(DEFAULT_K);
+    if k < 2 {
+        return Err("k must be at least 2".into());
+    }
+    let max_suppressed = spec.max_suppressed.unwrap_or(DEFAULT_MAX_SUPPRESSED);
+    if !(0.0..=1.0).contains(&max_suppressed) {
+        return Err("max_suppressed is a share, from 0 to 1".into());
+    }
+    let sensitive = match &spec.sensitive {
+        Some(s) if s.l < 2 => return Err("sensitive.l must be at least 2".into()),
+        Some(s) => Some((s.column.clone(), s.l)),
+        None => None,
+    };
+    let small_area = match &spec.small_area {
+        Some(a) => {
+            if !spec.quasi_identifiers.contains(&a.column) {
+                return Err(format!(
+                    "small_area.column `{}` must be one of the quasi_identifiers",
+                    a.column
+                ));
+            }
+            if a.min < 1 {
+                return Err("small_area.min must be at least 1".into());
+            }
+            Some(SmallArea {
+                column: a.column.clone(),
+                min: a.min,
+                action: a.action.unwrap_or(AreaAction::Coarsen),
+            })
+        }
+        None => None,
+    };
+    Ok(Microdata {
+        quasi_identifiers: spec.quasi_identifiers.clone(),
+        hierarchies,
+        k,
+        person: spec.person.clone(),
+        on_violation: spec.on_violation.unwrap_or(OnViolation::Suppress),
+        max_suppressed,
+        sensitive,
+        small_area,
+    })
+}
+
+/// One hierarchy step: `year`, `N_years`, `pc3`, `pc2` or `pc1`.
+fn step(column: &str, text: &str) -> Result<HierarchyStep, String> {
+    let years = text
+        .strip_suffix("_years")
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| (2..=100).contains(n));
+    match (text, years) {
+        ("year", _) => Ok(HierarchyStep::Year),
+        (_, Some(n)) => Ok(HierarchyStep::Years(n)),
+        ("pc3", _) => Ok(HierarchyStep::Prefix(3)),
+        ("pc2", _) => Ok(HierarchyStep::Prefix(2)),
+        ("pc1", _) => Ok(HierarchyStep::Prefix(1)),
+        _ => Err(format!(
+            "hierarchy of `{column}`: unknown step \"{text}\"; expected year, N_years (e.g. 5_years), pc3, pc2 or pc1"
+        )),
     }
 }
 
@@ -692,6 +865,57 @@ opvangsoort = "keep"
             .unwrap_err()
             .to_string();
         assert!(!e.contains("123456782") && !e.contains("Jan"), "{e}");
+    }
+
+    #[test]
+    fn microdata_is_checked_against_the_released_columns() {
+        let with = |microdata: &str| {
+            Pipeline::parse(
+                Path::new("p.toml"),
+                &format!(
+                    "{}\nkind = \"microdata\"\n{microdata}\n[columns]\na = \"keep\"\nb = \"keep\"\n",
+                    HEAD.trim_end()
+                ),
+            )
+            .map_err(|e| e.to_string())
+        };
+        let ok = with("[microdata]\nquasi_identifiers = [\"a\"]\nperson = \"b\"\n[microdata.hierarchies]\na = [\"year\", \"5_years\", \"pc3\"]").unwrap();
+        let md = ok.output.microdata.unwrap();
+        assert_eq!(md.k, DEFAULT_K);
+        assert_eq!(
+            md.hierarchies,
+            [vec![
+                HierarchyStep::Year,
+                HierarchyStep::Years(5),
+                HierarchyStep::Prefix(3)
+            ]]
+        );
+        for (section, problem) in [
+            ("", "needs a [microdata] section"),
+            (
+                "[microdata]\nquasi_identifiers = [\"c\"]",
+                "quasi-identifier `c` is not a released column",
+            ),
+            (
+                "[microdata]\nquasi_identifiers = [\"a\"]\nperson = \"a\"",
+                "person `a` is also a quasi-identifier",
+            ),
+            (
+                "[microdata]\nquasi_identifiers = [\"a\"]\nk = 1",
+                "k must be at least 2",
+            ),
+            (
+                "[microdata]\nquasi_identifiers = [\"a\"]\n[microdata.hierarchies]\na = [\"decade\"]",
+                "unknown step \"decade\"",
+            ),
+            (
+                "[microdata]\nquasi_identifiers = [\"a\"]\nsmall_area = { column = \"b\", min = 5 }",
+                "must be one of the quasi_identifiers",
+            ),
+        ] {
+            let e = with(section).unwrap_err();
+            assert!(e.contains(problem), "{e}");
+        }
     }
 
     #[test]
