@@ -176,11 +176,13 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
     // The output schema is what the transform makes of an empty batch.
     let probe = transform.apply(&DataFrame::empty_with_schema(&schema), 1)?;
     let microdata = plan.pipeline.output.microdata.as_ref();
-    // Microdata is written first to a temporary Arrow file, read back once protected.
+    // Microdata is written first to a temporary Parquet file, read back once protected.
+    // Parquet rather than Arrow IPC: reading the IPC file back peaked at 2.3 GiB for 10M
+    // rows, Parquet at 0.9 GiB, for 8 % more time.
     let output = OutputFile::create(
         output_path,
         if microdata.is_some() {
-            Format::Ipc
+            Format::Parquet
         } else {
             plan.pipeline.output.format
         },
@@ -294,9 +296,8 @@ fn protect(
         .path()
         .to_str()
         .ok_or_else(|| EngineError::Internal("temporary path is not UTF-8".into()))?;
-    let mut frame =
-        LazyFrame::scan_ipc(PlRefPath::new(path), Default::default(), Default::default())
-            .map_err(internal)?;
+    let mut frame = LazyFrame::scan_parquet(PlRefPath::new(path), ScanArgsParquet::default())
+        .map_err(internal)?;
     let schema = frame.collect_schema().map_err(internal)?;
     let probe = decision
         .recoder
