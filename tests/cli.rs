@@ -1275,7 +1275,7 @@ fn check_passes_the_shipped_pipelines_and_fails_a_breach_without_data() {
         .stdout(contains(
             "ok    pipelines/toeslagen-maandlevering.toml: legal-obligation",
         ))
-        .stdout(contains("checked 5 files: all pass"));
+        .stdout(contains("checked 6 files: all pass"));
     let pipelines = dir.path().join("pipelines");
     std::fs::create_dir(&pipelines).unwrap();
     let research = std::fs::read_to_string(repo(RESEARCH)).unwrap();
@@ -1621,4 +1621,163 @@ fn microdata_suppress_diversity_and_fail() {
         "hold fewer than k = 5 persons, and on_violation = \"fail\"",
     );
     assert!(!out.exists());
+}
+
+const TABLE: &str = "pipelines/gemeente-tabel.toml";
+
+/// The rank of `rows`, by Gaussian elimination with full row scans (written apart from
+/// doel's own solver).
+fn rank(mut rows: Vec<Vec<f64>>) -> usize {
+    let columns = rows.first().map_or(0, Vec::len);
+    let mut rank = 0;
+    for c in 0..columns {
+        let Some(p) = (rank..rows.len()).find(|&r| rows[r][c].abs() > 1e-9) else {
+            continue;
+        };
+        rows.swap(rank, p);
+        let pivot = rows[rank].clone();
+        for (r, row) in rows.iter_mut().enumerate() {
+            if r != rank && row[c].abs() > 1e-9 {
+                let f = row[c] / pivot[c];
+                row.iter_mut().zip(&pivot).for_each(|(x, p)| *x -= f * p);
+            }
+        }
+        rank += 1;
+    }
+    rank
+}
+
+#[test]
+fn table_cells_are_suppressed_rounded_and_not_recoverable() {
+    let dir = TempDir::new().unwrap();
+    let stdout = succeed(&mut run(&dir, TABLE, "sample-data/export.parquet", "t.csv"));
+    // The records behind the table, from the same pipeline as plain records.
+    let text = std::fs::read_to_string(repo(TABLE)).unwrap();
+    let (head, rest) = text.split_once("[table]").unwrap();
+    let records_pipeline = dir.path().join("records.toml");
+    std::fs::write(
+        &records_pipeline,
+        format!(
+            "{}[columns]{}",
+            head.replace("kind = \"table\"", ""),
+            rest.split_once("[columns]").unwrap().1
+        ),
+    )
+    .unwrap();
+    succeed(&mut run_paths(
+        &dir,
+        &records_pipeline,
+        &repo("sample-data/export.parquet"),
+        &dir.path().join("r.parquet"),
+    ));
+    let records = read_parquet(&dir.path().join("r.parquet"));
+    let dims = ["gemeentecode", "opvangsoort", "leeftijdsgroep"];
+    let values: Vec<Vec<Option<String>>> = dims.iter().map(|d| strings(&records, d)).collect();
+    let persons = strings(&records, "kind_id");
+    // Distinct children per cell, for every combination of dimensions and totals.
+    let mut truth: std::collections::HashMap<
+        Vec<Option<String>>,
+        std::collections::HashSet<String>,
+    > = Default::default();
+    for row in 0..records.height() {
+        for subset in 0..8u32 {
+            let key = (0..3)
+                .map(|d| {
+                    if subset & (1 << d) != 0 {
+                        values[d][row].clone()
+                    } else {
+                        Some("Totaal".to_owned())
+                    }
+                })
+                .collect();
+            truth
+                .entry(key)
+                .or_default()
+                .insert(persons[row].clone().unwrap());
+        }
+    }
+    let table = read_csv_as_text(&dir.path().join("t.csv"));
+    let coords: Vec<Vec<Option<String>>> = (0..table.height())
+        .map(|r| dims.iter().map(|d| strings(&table, d)[r].clone()).collect())
+        .collect();
+    let published = strings(&table, "persons");
+    let status = strings(&table, "status");
+    assert_eq!(coords.len(), truth.len(), "one row per cell");
+    let mut suppressed = Vec::new();
+    for (r, key) in coords.iter().enumerate() {
+        let n = truth[key].len() as u64;
+        let shown = status[r].as_deref() == Some("published");
+        if n < 10 {
+            assert!(!shown, "a cell of {n} children is published");
+        }
+        if shown {
+            let rounded = (n + 2) / 5 * 5;
+            assert_eq!(published[r].as_deref(), Some(rounded.to_string().as_str()));
+        } else {
+            assert_eq!(published[r], None);
+            suppressed.push(r);
+        }
+    }
+    assert!(!suppressed.is_empty());
+    // Every additive relation (a total and its parts), over the suppressed cells only.
+    let index: std::collections::HashMap<&Vec<Option<String>>, usize> =
+        coords.iter().enumerate().map(|(r, k)| (k, r)).collect();
+    let column: std::collections::HashMap<usize, usize> = suppressed
+        .iter()
+        .enumerate()
+        .map(|(c, &r)| (r, c))
+        .collect();
+    let mut relations = Vec::new();
+    for (r, key) in coords.iter().enumerate() {
+        for d in 0..3 {
+            if key[d].as_deref() != Some("Totaal") {
+                continue;
+            }
+            let mut row = vec![0.0; suppressed.len()];
+            if let Some(&c) = column.get(&r) {
+                row[c] -= 1.0;
+            }
+            for (other, k) in coords.iter().enumerate() {
+                let part = (0..3).all(|j| {
+                    if j == d {
+                        k[j].as_deref() != Some("Totaal")
+                    } else {
+                        k[j] == key[j]
+                    }
+                });
+                if part && let Some(&c) = column.get(&other) {
+                    row[c] += 1.0;
+                }
+            }
+            relations.push(row);
+        }
+    }
+    assert!(index.len() == coords.len());
+    let base = rank(relations.clone());
+    for c in 0..suppressed.len() {
+        let mut with = relations.clone();
+        let mut unit = vec![0.0; suppressed.len()];
+        unit[c] = 1.0;
+        with.push(unit);
+        assert_eq!(
+            rank(with),
+            base + 1,
+            "suppressed cell {:?} can be worked out from the published cells",
+            coords[suppressed[c]]
+        );
+    }
+    assert!(
+        stdout.contains(&format!("written    a table of {} cells", coords.len())),
+        "{stdout}"
+    );
+    // Re-runs are byte-identical.
+    run(&dir, TABLE, "sample-data/export.parquet", "t2.csv")
+        .arg("--threads")
+        .arg("1")
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(dir.path().join("t.csv")).unwrap(),
+        std::fs::read(dir.path().join("t2.csv")).unwrap()
+    );
 }

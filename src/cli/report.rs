@@ -96,13 +96,22 @@ impl fmt::Display for Report<'_> {
             "dropped    {} rows (a drop_row column had no value)",
             summary.rows_dropped
         )?;
-        writeln!(
-            f,
-            "written    {} rows, {} columns to {}",
-            summary.rows_written,
-            plan.outputs.len(),
-            summary.output.display()
-        )?;
+        if summary.table.is_some() {
+            writeln!(
+                f,
+                "written    a table of {} cells to {}",
+                summary.rows_written,
+                summary.output.display()
+            )?;
+        } else {
+            writeln!(
+                f,
+                "written    {} rows, {} columns to {}",
+                summary.rows_written,
+                plan.outputs.len(),
+                summary.output.display()
+            )?;
+        }
         if let (Some(report), Some(md)) = (&summary.microdata, &plan.pipeline.output.microdata) {
             let unit = match &md.person {
                 Some(person) => format!("persons (distinct {person})"),
@@ -154,6 +163,23 @@ impl fmt::Display for Report<'_> {
                     }
                 )?;
             }
+        }
+        if let (Some(report), Some(spec)) = (&summary.table, &plan.pipeline.output.table) {
+            writeln!(
+                f,
+                "table      {} cells ({} of them totals): {} with fewer than {} {} suppressed, {} more so that none can be worked out from the others; counts rounded to {}",
+                report.cells,
+                report.margins,
+                report.primary,
+                spec.min_count,
+                if spec.person.is_some() {
+                    "persons"
+                } else {
+                    "records"
+                },
+                report.secondary,
+                spec.round_to
+            )?;
         }
         for (column, count) in &summary.expired {
             writeln!(

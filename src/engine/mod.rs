@@ -10,6 +10,7 @@ mod microdata;
 mod output;
 mod run;
 mod scan;
+mod table;
 mod transform;
 
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ pub use input::{Input, open};
 pub use microdata::Level;
 pub use run::{ListReport, MicrodataReport, RejectionCount, RunSummary, run, same_file};
 pub use scan::{ColumnScan, DISTINCT_LIMIT, Distinct, ScanReport, scan};
+pub use table::TableReport;
 pub use transform::ExclusionCounts;
 
 use crate::kernels::batch::Reason;

@@ -10,3 +10,4 @@ pub mod disclosure;
 pub mod generalise;
 pub mod keys;
 pub mod scrub;
+pub mod table;

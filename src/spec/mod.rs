@@ -15,5 +15,5 @@ pub use pipeline::{
 };
 pub use validate::{
     Column, Exception, Generalise, HierarchyStep, Input, LinkPart, Microdata, Operation, Output,
-    Pipeline, SmallArea, SpecError,
+    Pipeline, SmallArea, SpecError, Table,
 };

@@ -19,6 +19,9 @@ pub struct PipelineFile {
     /// Disclosure control of a `kind = "microdata"` output.
     #[serde(default)]
     pub microdata: Option<MicrodataSpec>,
+    /// The aggregate table of a `kind = "table"` output.
+    #[serde(default)]
+    pub table: Option<TableSpec>,
     /// Output and input columns by name; see [`ColumnSpec`]. Kept in file order.
     pub columns: toml::Table,
 }
@@ -215,6 +218,30 @@ pub enum OutputKind {
     #[default]
     Records,
     Microdata,
+    Table,
+}
+
+/// `[table]`: counts (and sums, means) of persons per combination of dimensions, with
+/// small cells suppressed and counts rounded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSpec {
+    /// Released columns to group by.
+    pub dimensions: Vec<String>,
+    /// A released column identifying the person (a pseudonym): cells count distinct
+    /// persons; without it they count records.
+    pub person: Option<String>,
+    /// Numeric released columns summed (and averaged per record) in each cell.
+    #[serde(default)]
+    pub sums: Vec<String>,
+    /// Contributors a cell needs to be published (default 10).
+    pub min_count: Option<u32>,
+    /// Published counts are rounded to a multiple of this (default 5; 1 = none).
+    pub round_to: Option<u32>,
+    /// Publish the margins (totals over each dimension), protected too (default true).
+    pub totals: Option<bool>,
+    /// The dimension value of a total (default "Totaal").
+    pub total_label: Option<String>,
 }
 
 /// `[microdata]`: k-anonymity (and optionally ℓ-diversity) over released columns.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::pipeline::{
     Action, AreaAction, ColumnSpec, Declaration, Exclusions, Format, Generalisation, Ground,
     LinkPartSpec, MicrodataSpec, OnInvalid, OnViolation, OutputKind, PipelineFile, PseudonymKind,
-    Purpose, SourceSpec,
+    Purpose, SourceSpec, TableSpec,
 };
 
 /// Age bands used when `to = "age_band"` names none: the childcare ages (0-3 day care,
@@ -110,7 +110,26 @@ pub struct Output {
     pub format: Format,
     /// Disclosure control of the records (`kind = "microdata"`), if any.
     pub microdata: Option<Microdata>,
+    /// The aggregate table written instead of records (`kind = "table"`), if any.
+    pub table: Option<Table>,
 }
+
+/// A validated `[table]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub dimensions: Vec<String>,
+    pub person: Option<String>,
+    pub sums: Vec<String>,
+    pub min_count: u32,
+    pub round_to: u32,
+    pub totals: bool,
+    pub total_label: String,
+}
+
+/// Default contributors a table cell needs (CBS's and the DESIGN's default).
+pub const DEFAULT_MIN_COUNT: u32 = 10;
+/// Default rounding base of published counts.
+pub const DEFAULT_ROUND_TO: u32 = 5;
 
 /// A validated `[microdata]` section.
 #[derive(Debug, Clone, PartialEq)]
@@ -348,9 +367,25 @@ impl Pipeline {
             return Err(invalid("[columns] releases no column".into()));
         }
         let released: Vec<&str> = columns.iter().filter_map(Column::output_name).collect();
+        let table = match (file.output.kind, &file.table) {
+            (OutputKind::Table, Some(spec)) => {
+                Some(table(spec, &released).map_err(|p| invalid(format!("[table] {p}")))?)
+            }
+            (OutputKind::Table, None) => {
+                return Err(invalid(
+                    "[output] kind = \"table\" needs a [table] section".into(),
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(invalid(
+                    "[table] applies only to [output] kind = \"table\"".into(),
+                ));
+            }
+            (_, None) => None,
+        };
         let microdata = match (file.output.kind, &file.microdata) {
-            (OutputKind::Records, None) => None,
-            (OutputKind::Records, Some(_)) => {
+            (OutputKind::Records | OutputKind::Table, None) => None,
+            (OutputKind::Records | OutputKind::Table, Some(_)) => {
                 return Err(invalid(
                     "[microdata] applies only to [output] kind = \"microdata\"".into(),
                 ));
@@ -399,6 +434,7 @@ impl Pipeline {
                 path: output_path,
                 format: output_format,
                 microdata,
+                table,
             },
             exclusions: file.exclusions,
             exceptions,
@@ -407,24 +443,77 @@ impl Pipeline {
     }
 }
 
+fn is_released(released: &[&str], name: &str, what: &str) -> Result<(), String> {
+    if released.contains(&name) {
+        Ok(())
+    } else {
+        Err(format!("{what} `{name}` is not a released column"))
+    }
+}
+
+/// `names` (the list `key`) is not empty and names distinct released columns.
+fn distinct_released(
+    released: &[&str],
+    names: &[String],
+    key: &str,
+    what: &str,
+) -> Result<(), String> {
+    if names.is_empty() {
+        return Err(format!("{key} is empty"));
+    }
+    for (i, name) in names.iter().enumerate() {
+        is_released(released, name, what)?;
+        if names[..i].contains(name) {
+            return Err(format!("{what} `{name}` is named twice"));
+        }
+    }
+    Ok(())
+}
+
+/// `[table]` checked against the released columns; the error is the problem.
+fn table(spec: &TableSpec, released: &[&str]) -> Result<Table, String> {
+    let check = |name: &str, what: &str| is_released(released, name, what);
+    distinct_released(released, &spec.dimensions, "dimensions", "dimension")?;
+    for (what, column) in spec
+        .person
+        .iter()
+        .map(|p| ("person", p))
+        .chain(spec.sums.iter().map(|s| ("sum", s)))
+    {
+        check(column, what)?;
+        if spec.dimensions.contains(column) {
+            return Err(format!("{what} `{column}` is also a dimension"));
+        }
+    }
+    let min_count = spec.min_count.unwrap_or(DEFAULT_MIN_COUNT);
+    let round_to = spec.round_to.unwrap_or(DEFAULT_ROUND_TO);
+    if min_count < 1 || round_to < 1 {
+        return Err("min_count and round_to must be at least 1".into());
+    }
+    let total_label = spec.total_label.clone().unwrap_or_else(|| "Totaal".into());
+    if total_label.trim().is_empty() {
+        return Err("total_label is empty".into());
+    }
+    Ok(Table {
+        dimensions: spec.dimensions.clone(),
+        person: spec.person.clone(),
+        sums: spec.sums.clone(),
+        min_count,
+        round_to,
+        totals: spec.totals.unwrap_or(true),
+        total_label,
+    })
+}
+
 /// `[microdata]` checked against the released columns; the error is the problem.
 fn microdata(spec: &MicrodataSpec, released: &[&str]) -> Result<Microdata, String> {
-    let is_released = |name: &str, what: &str| {
-        if released.contains(&name) {
-            Ok(())
-        } else {
-            Err(format!("{what} `{name}` is not a released column"))
-        }
-    };
-    if spec.quasi_identifiers.is_empty() {
-        return Err("quasi_identifiers is empty".into());
-    }
-    for (i, qi) in spec.quasi_identifiers.iter().enumerate() {
-        is_released(qi, "quasi-identifier")?;
-        if spec.quasi_identifiers[..i].contains(qi) {
-            return Err(format!("quasi-identifier `{qi}` is named twice"));
-        }
-    }
+    let is_released = |name: &str, what: &str| is_released(released, name, what);
+    distinct_released(
+        released,
+        &spec.quasi_identifiers,
+        "quasi_identifiers",
+        "quasi-identifier",
+    )?;
     for (what, column) in [
         ("person", spec.person.as_ref()),
         (
