@@ -77,7 +77,7 @@ pub fn write(
         let frame = if keys.is_empty() {
             frame.select(aggregates)
         } else {
-            frame.group_by(keys).agg(aggregates)
+            frame.group_by(keys.clone()).agg(aggregates)
         };
         // One in-memory sink: a single frame.
         let df = frame
@@ -113,6 +113,12 @@ pub fn write(
                 Ok((sum, number(&format!("__n{i}"))?))
             })
             .collect::<Result<_, EngineError>>()?;
+        let dominated = match spec.p_percent {
+            Some(p) => dominance(spec, &keys, p, &scan)?,
+            None => Vec::new(),
+        };
+        let dominated_keys: std::collections::HashSet<Vec<Option<String>>> =
+            dominated.into_iter().collect();
         for row in 0..df.height() {
             let mut coords = vec![Coord::Total; dims];
             for (&d, column) in grouped.iter().zip(&key_columns) {
@@ -132,6 +138,12 @@ pub fn write(
                         (n.get(row).unwrap_or(0) > 0).then(|| sum.get(row).unwrap_or(0.0))
                     })
                     .collect(),
+                dominated: dominated_keys.contains(
+                    &key_columns
+                        .iter()
+                        .map(|c| c.get(row).map(str::to_owned))
+                        .collect::<Vec<_>>(),
+                ),
                 suppressed: None,
             });
         }
@@ -157,6 +169,93 @@ pub fn write(
     let mut output = OutputFile::create(target, format, &frame.schema().clone(), &[])?;
     output.write(&mut frame)?;
     Ok((output.commit()?, report))
+}
+
+/// The keys (the grouped dimensions' values) of the cells in which a sum fails the
+/// p%-rule: contributions are summed per person (or taken per record), and a cell's two
+/// largest compared with the rest.
+fn dominance(
+    spec: &Table,
+    keys: &[Expr],
+    p: f64,
+    scan: &dyn Fn() -> PolarsResult<LazyFrame>,
+) -> Result<Vec<Vec<Option<String>>>, EngineError> {
+    let internal = |e: PolarsError| EngineError::Internal(super::safe_summary(&e));
+    let key_names: Vec<String> = (0..keys.len()).map(|i| format!("__k{i}")).collect();
+    let mut found = std::collections::BTreeSet::new();
+    for column in &spec.sums {
+        let frame = scan()
+            .map_err(internal)?
+            .with_columns(
+                keys.iter()
+                    .zip(&key_names)
+                    .map(|(k, n)| k.clone().alias(n.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+            .with_column(col(column.as_str()).cast(DataType::Float64).alias("__v"));
+        let contributions = match &spec.person {
+            Some(person) => {
+                let mut by: Vec<Expr> = key_names.iter().map(|n| col(n.as_str())).collect();
+                by.push(col(person.as_str()));
+                frame.group_by(by).agg([col("__v").sum().alias("__v")])
+            }
+            None => frame,
+        };
+        let descending = SortOptions::default().with_order_descending(true);
+        let aggregates = [
+            col("__v").sum().alias("__sum"),
+            col("__v").max().alias("__x1"),
+            col("__v")
+                .sort(descending)
+                .slice(lit(1), lit(1))
+                .first()
+                .alias("__x2"),
+        ];
+        let cells = if key_names.is_empty() {
+            contributions.select(aggregates)
+        } else {
+            contributions
+                .group_by(
+                    key_names
+                        .iter()
+                        .map(|n| col(n.as_str()))
+                        .collect::<Vec<_>>(),
+                )
+                .agg(aggregates)
+        };
+        let df = cells
+            .collect_with_engine(Engine::Streaming)
+            .map_err(internal)?
+            .unwrap_single();
+        let float = |name: &str| {
+            df.column(name)
+                .and_then(|c| c.f64().cloned())
+                .map_err(internal)
+        };
+        let (sum, x1, x2) = (float("__sum")?, float("__x1")?, float("__x2")?);
+        let key_columns: Vec<StringChunked> = key_names
+            .iter()
+            .map(|n| {
+                df.column(n)
+                    .and_then(|c| c.str().cloned())
+                    .map_err(internal)
+            })
+            .collect::<Result<_, _>>()?;
+        for row in 0..df.height() {
+            let (Some(s), Some(a)) = (sum.get(row), x1.get(row)) else {
+                continue;
+            };
+            if table::dominated(s, a, x2.get(row).unwrap_or(0.0), p) {
+                found.insert(
+                    key_columns
+                        .iter()
+                        .map(|c| c.get(row).map(str::to_owned))
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+    }
+    Ok(found.into_iter().collect())
 }
 
 /// The table as published: dimension values (a total as `total_label`), rounded counts,

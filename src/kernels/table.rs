@@ -19,6 +19,8 @@ pub enum Suppression {
     Primary,
     /// Its value could otherwise be solved from published cells and margins.
     Secondary,
+    /// One or two contributors make up nearly all of a sum (the p%-rule).
+    Dominance,
 }
 
 impl Suppression {
@@ -26,6 +28,7 @@ impl Suppression {
         match self {
             Self::Primary => "suppressed: too few persons",
             Self::Secondary => "suppressed: would reveal another cell",
+            Self::Dominance => "suppressed: a sum dominated by one or two persons",
         }
     }
 }
@@ -39,17 +42,31 @@ pub struct Cell {
     pub records: u64,
     /// One sum per summed column (`None`: no value contributed).
     pub sums: Vec<Option<f64>>,
+    /// Whether a sum fails the p%-rule.
+    pub dominated: bool,
     pub suppressed: Option<Suppression>,
 }
 
-/// Suppress every cell with fewer than `min_count` contributors.
+/// The p%-rule: a sum is sensitive when, after the two largest contributions `x1 ≥ x2`,
+/// the rest is less than `p` % of `x1` — the second largest contributor could then
+/// estimate the largest one's value to within p %. Contributions are taken as
+/// non-negative (hours, amounts).
+pub fn dominated(sum: f64, x1: f64, x2: f64, p: f64) -> bool {
+    sum - x1 - x2 < p / 100.0 * x1
+}
+
+/// Suppress every cell with fewer than `min_count` contributors, or a dominated sum.
 pub fn primary(cells: &mut [Cell], min_count: u64) -> u64 {
     let mut n = 0;
     for cell in cells.iter_mut() {
         if cell.persons < min_count {
             cell.suppressed = Some(Suppression::Primary);
-            n += 1;
+        } else if cell.dominated {
+            cell.suppressed = Some(Suppression::Dominance);
+        } else {
+            continue;
         }
+        n += 1;
     }
     n
 }
@@ -283,6 +300,7 @@ mod tests {
             persons,
             records: persons,
             sums: Vec::new(),
+            dominated: false,
             suppressed: None,
         }
     }
@@ -322,6 +340,13 @@ mod tests {
         cells[0].suppressed = Some(Suppression::Primary);
         cells[4].suppressed = Some(Suppression::Secondary);
         assert_eq!(determined(&cells, &lines(&cells)), [0, 4]);
+    }
+
+    #[test]
+    fn the_p_rule_flags_sums_two_contributors_make() {
+        // 100 = 80 + 15 + 5: the rest (5) is under 10 % of 80.
+        assert!(dominated(100.0, 80.0, 15.0, 10.0));
+        assert!(!dominated(100.0, 40.0, 30.0, 10.0));
     }
 
     #[test]

@@ -242,6 +242,9 @@ pub struct TableSpec {
     pub totals: Option<bool>,
     /// The dimension value of a total (default "Totaal").
     pub total_label: Option<String>,
+    /// The p%-rule for sums: a cell whose sum the two largest contributors make up to
+    /// within p % is suppressed (optional).
+    pub p_percent: Option<f64>,
 }
 
 /// `[microdata]`: k-anonymity (and optionally ℓ-diversity) over released columns.

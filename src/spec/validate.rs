@@ -124,6 +124,7 @@ pub struct Table {
     pub round_to: u32,
     pub totals: bool,
     pub total_label: String,
+    pub p_percent: Option<f64>,
 }
 
 /// Default contributors a table cell needs (CBS's and the DESIGN's default).
@@ -494,7 +495,13 @@ fn table(spec: &TableSpec, released: &[&str]) -> Result<Table, String> {
     if total_label.trim().is_empty() {
         return Err("total_label is empty".into());
     }
+    if let Some(p) = spec.p_percent
+        && (spec.sums.is_empty() || !(p > 0.0 && p <= 100.0))
+    {
+        return Err("p_percent needs sums, and is a percentage above 0 and at most 100".into());
+    }
     Ok(Table {
+        p_percent: spec.p_percent,
         dimensions: spec.dimensions.clone(),
         person: spec.person.clone(),
         sums: spec.sums.clone(),
