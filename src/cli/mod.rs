@@ -156,7 +156,11 @@ impl CliError {
             Self::Key(KeyFileError::Write { .. } | KeyFileError::NoRandomness) => 3,
             Self::Plan { source, .. } if matches!(**source, PlanError::Policy { .. }) => 2,
             Self::Check { exit_code, .. } => *exit_code,
-            Self::Spec(_) | Self::Plan { .. } | Self::Key(_) | Self::Protected { .. } => 1,
+            Self::Spec(_)
+            | Self::Plan { .. }
+            | Self::Key(_)
+            | Self::Protected { .. }
+            | Self::Engine(EngineError::Pipeline { .. }) => 1,
             Self::Engine(EngineError::InvalidValue { .. } | EngineError::Disclosure { .. }) => 2,
             Self::Engine(EngineError::Input { .. } | EngineError::Output { .. }) => 3,
             Self::Engine(EngineError::Internal(_)) => 4,

@@ -61,6 +61,9 @@ pub enum EngineError {
         l: Option<u32>,
         persons: bool,
     },
+    /// The data does not fit the pipeline in a way only the data shows.
+    #[error("pipeline {}: {problem}", pipeline.display())]
+    Pipeline { pipeline: PathBuf, problem: String },
     /// Likely a bug in doel.
     #[error("internal error: {0}")]
     Internal(String),
@@ -75,6 +78,7 @@ impl EngineError {
             Self::Output { .. } => {
                 "check that the output directory can be written and has free space"
             }
+            Self::Pipeline { .. } => "change the pipeline as the message says",
             Self::Disclosure { .. } => {
                 "set on_violation = \"generalise\" (with hierarchies) or \"suppress\", or release coarser quasi-identifiers"
             }

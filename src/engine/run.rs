@@ -251,6 +251,7 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
             let first_pass = written.finish()?;
             let spec = table.ok_or_else(|| EngineError::Internal("no table".into()))?;
             let (output, report) = super::table::write(
+                &plan.pipeline.path,
                 spec,
                 first_pass.path(),
                 output_path,

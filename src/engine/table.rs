@@ -25,6 +25,7 @@ pub struct TableReport {
 /// Aggregate the records in `records` (a Parquet file) by `spec` and write the protected
 /// table to `target`. The output and what was done.
 pub fn write(
+    pipeline: &Path,
     spec: &Table,
     records: &Path,
     target: &Path,
@@ -147,6 +148,22 @@ pub fn write(
                 suppressed: None,
             });
         }
+    }
+    // A published total must not read as a value of its dimension.
+    if spec.totals
+        && let Some(d) = (0..dims).find(|&d| {
+            cells
+                .iter()
+                .any(|c| c.coords[d] == Coord::Value(Some(spec.total_label.clone())))
+        })
+    {
+        return Err(EngineError::Pipeline {
+            pipeline: pipeline.to_owned(),
+            problem: format!(
+                "dimension `{}` has a value equal to the total label; set [table] total_label to another word",
+                spec.dimensions[d]
+            ),
+        });
     }
     // A table of no records has one total cell of zero; no other cell exists.
     cells.sort_by(|a, b| a.coords.cmp(&b.coords));
