@@ -167,7 +167,7 @@ impl fmt::Display for Report<'_> {
         if let (Some(report), Some(spec)) = (&summary.table, &plan.pipeline.output.table) {
             writeln!(
                 f,
-                "table      {} cells ({} of them totals): {} with fewer than {} {} suppressed, {} more so that none can be worked out from the others; counts rounded to {}",
+                "table      {} cells ({} of them totals): {} with fewer than {} {} (or a dominated sum) suppressed, {} more so that none can be worked out from the others; counts rounded to {}",
                 report.cells,
                 report.margins,
                 report.primary,

@@ -88,35 +88,46 @@ impl Counter {
             self.area_requirement(),
         ) {
             let hierarchy = &hierarchies[i];
-            // The areas at every level of the column's hierarchy.
-            let levels: Vec<Classes> = (0..=hierarchy.height())
-                .map(|level| {
-                    self.areas.recoded(
-                        |k| vec![hierarchy.generalise(k[0].as_deref(), level)],
-                        &area_requirement,
-                    )
-                })
+            // The small areas, by value (sorted: the recoding must not depend on hash order).
+            let mut small: Vec<(&String, &disclosure::ClassStats)> = self
+                .areas
+                .map
+                .iter()
+                .filter(|(_, stats)| !area_requirement.holds(stats))
+                .filter_map(|(key, stats)| key[0].as_ref().map(|v| (v, stats)))
                 .collect();
-            for (key, stats) in &self.areas.map {
-                let Some(value) = &key[0] else { continue };
-                if area_requirement.holds(stats) {
-                    continue;
+            small.sort_by(|a, b| a.0.cmp(b.0));
+            area_records = small.iter().map(|(_, s)| s.records).sum();
+            match area.action {
+                AreaAction::Null => {
+                    area_map.extend(small.iter().map(|(v, _)| ((*v).clone(), None)));
                 }
-                area_records += stats.records;
-                let recoded = match area.action {
-                    AreaAction::Null => None,
-                    AreaAction::Coarsen => (1..=hierarchy.height())
-                        .map(|level| hierarchy.generalise(Some(value), level))
-                        .zip(&levels[1..])
-                        .find(|(v, classes)| {
-                            classes
-                                .map
-                                .get(&vec![v.clone()])
-                                .is_some_and(|s| area_requirement.holds(s))
-                        })
-                        .map_or(Some(disclosure::SUPPRESSED.to_owned()), |(v, _)| v),
-                };
-                area_map.insert(value.clone(), recoded);
+                AreaAction::Coarsen => {
+                    // Merge small areas only with each other, one level up at a time, until
+                    // the merged area they fall in holds the minimum; large areas stay as
+                    // they are, so a merged value never hides behind them.
+                    for level in 1..=hierarchy.height() {
+                        let mut merged: HashMap<Option<String>, disclosure::ClassStats> =
+                            HashMap::new();
+                        for (value, stats) in &small {
+                            let entry = merged
+                                .entry(hierarchy.generalise(Some(value), level))
+                                .or_default();
+                            entry.records += stats.records;
+                            entry.persons.merge(&stats.persons, area_requirement.k);
+                        }
+                        let top = level == hierarchy.height();
+                        small.retain(|(value, _)| {
+                            let coarse = hierarchy.generalise(Some(value), level);
+                            if top || area_requirement.holds(&merged[&coarse]) {
+                                area_map.insert((*value).clone(), coarse);
+                                false
+                            } else {
+                                true
+                            }
+                        });
+                    }
+                }
             }
         }
         let area_index = self.area_index;
@@ -158,6 +169,12 @@ impl Counter {
         };
         let released = classes.recoded(|k| node.recode(k, &hierarchies), &requirement);
         let (suppressed, _) = released.failing(&requirement);
+        let kept = released
+            .map
+            .keys()
+            .filter(|k| !suppressed.contains(*k))
+            .cloned()
+            .collect();
         let risk = disclosure::risk(&released, &requirement);
         Ok(Decision {
             levels: self
@@ -187,6 +204,7 @@ impl Counter {
                 node,
                 area_index,
                 area_map,
+                kept,
                 suppressed,
             }),
         })
@@ -245,6 +263,8 @@ pub struct Recoder {
     node: Node,
     area_index: Option<usize>,
     area_map: HashMap<String, Option<String>>,
+    /// The classes released, and those suppressed: a record in neither is an error.
+    kept: std::collections::HashSet<ClassKey>,
     suppressed: std::collections::HashSet<ClassKey>,
 }
 
@@ -266,7 +286,15 @@ impl Recoder {
                 key[i] = area.clone();
             }
             let key = self.node.recode(&key, &self.hierarchies);
-            keep.push(!self.suppressed.contains(&key));
+            if self.kept.contains(&key) {
+                keep.push(true);
+            } else if self.suppressed.contains(&key) {
+                keep.push(false);
+            } else {
+                return Err(EngineError::Internal(
+                    "a record read back falls in a class the first pass did not count".into(),
+                ));
+            }
             for (column, value) in recoded.iter_mut().zip(key) {
                 column.push(value);
             }

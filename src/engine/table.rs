@@ -60,12 +60,15 @@ pub fn write(
         for (i, column) in spec.sums.iter().enumerate() {
             let values = col(column.as_str()).cast(DataType::Float64);
             aggregates.push(values.clone().sum().alias(format!("__sum{i}")));
-            aggregates.push(
-                values
-                    .count()
-                    .cast(DataType::UInt64)
-                    .alias(format!("__n{i}")),
-            );
+            // Contributors to the sum: persons (or records) with a value.
+            let contributors = match &spec.person {
+                Some(person) => col(person.as_str())
+                    .filter(values.is_not_null())
+                    .drop_nulls()
+                    .n_unique(),
+                None => values.count(),
+            };
+            aggregates.push(contributors.cast(DataType::UInt64).alias(format!("__n{i}")));
         }
         let keys: Vec<Expr> = grouped
             .iter()
@@ -139,6 +142,7 @@ pub fn write(
                         (n.get(row).unwrap_or(0) > 0).then(|| sum.get(row).unwrap_or(0.0))
                     })
                     .collect(),
+                contributors: sums.iter().map(|(_, n)| n.get(row).unwrap_or(0)).collect(),
                 dominated: dominated_keys.contains(
                     &key_columns
                         .iter()
@@ -308,12 +312,15 @@ fn published(spec: &Table, cells: &[Cell]) -> PolarsResult<DataFrame> {
             .iter()
             .map(|c| c.sums[i].filter(|_| shown(c)).map(cents))
             .collect();
+        // Over the published (rounded) record count: an exact count could otherwise be
+        // worked out as sum ÷ mean.
         let means: Vec<Option<f64>> = cells
             .iter()
             .map(|c| {
+                let published = table::round_to(c.records, base);
                 c.sums[i]
-                    .filter(|_| shown(c) && c.records > 0)
-                    .map(|s| cents(s / c.records as f64))
+                    .filter(|_| shown(c) && published > 0)
+                    .map(|s| cents(s / published as f64))
             })
             .collect();
         columns.push(Column::new(format!("sum_{name}").into(), sums));

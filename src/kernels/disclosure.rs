@@ -166,18 +166,6 @@ impl Classes {
         }
     }
 
-    /// Merge `other`'s counts into these.
-    pub fn absorb(&mut self, other: Self, requirement: &Requirement) {
-        for (key, stats) in other.map {
-            let mine = self.map.entry(key).or_default();
-            mine.records += stats.records;
-            mine.persons.merge(&stats.persons, requirement.k);
-            if let Some(l) = requirement.l {
-                mine.sensitive.merge(&stats.sensitive, l);
-            }
-        }
-    }
-
     /// The classes once every key is mapped through `recode`.
     pub fn recoded(
         &self,

@@ -15,7 +15,7 @@ pub enum Coord {
 /// Why a cell is not published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Suppression {
-    /// Fewer contributors than the threshold.
+    /// Fewer contributors than the threshold, to the cell or to one of its sums.
     Primary,
     /// Its value could otherwise be solved from published cells and margins.
     Secondary,
@@ -26,7 +26,7 @@ pub enum Suppression {
 impl Suppression {
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Primary => "suppressed: too few persons",
+            Self::Primary => "suppressed: too few contributors",
             Self::Secondary => "suppressed: would reveal another cell",
             Self::Dominance => "suppressed: a sum dominated by one or two persons",
         }
@@ -42,6 +42,8 @@ pub struct Cell {
     pub records: u64,
     /// One sum per summed column (`None`: no value contributed).
     pub sums: Vec<Option<f64>>,
+    /// Per sum, its contributors: persons (or records) with a value.
+    pub contributors: Vec<u64>,
     /// Whether a sum fails the p%-rule.
     pub dominated: bool,
     pub suppressed: Option<Suppression>,
@@ -55,11 +57,13 @@ pub fn dominated(sum: f64, x1: f64, x2: f64, p: f64) -> bool {
     sum - x1 - x2 < p / 100.0 * x1
 }
 
-/// Suppress every cell with fewer than `min_count` contributors, or a dominated sum.
+/// Suppress every cell with fewer than `min_count` contributors (to its counts, or to
+/// a sum that has any), or a dominated sum.
 pub fn primary(cells: &mut [Cell], min_count: u64) -> u64 {
     let mut n = 0;
     for cell in cells.iter_mut() {
-        if cell.persons < min_count {
+        let sparse_sum = cell.contributors.iter().any(|&c| c > 0 && c < min_count);
+        if cell.persons < min_count || sparse_sum {
             cell.suppressed = Some(Suppression::Primary);
         } else if cell.dominated {
             cell.suppressed = Some(Suppression::Dominance);
@@ -300,6 +304,7 @@ mod tests {
             persons,
             records: persons,
             sums: Vec::new(),
+            contributors: Vec::new(),
             dominated: false,
             suppressed: None,
         }

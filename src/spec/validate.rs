@@ -549,10 +549,15 @@ fn microdata(spec: &MicrodataSpec, released: &[&str]) -> Result<Microdata, Strin
         .iter()
         .map(|qi| {
             spec.hierarchies.get(qi).map_or(Ok(Vec::new()), |steps| {
-                steps.iter().map(|s| step(qi, s)).collect()
+                let steps = steps
+                    .iter()
+                    .map(|s| step(qi, s))
+                    .collect::<Result<Vec<_>, _>>()?;
+                coarser_and_coarser(qi, &steps)?;
+                Ok(steps)
             })
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, String>>()?;
     let k = spec.k.unwrap_or(DEFAULT_K);
     if k < 2 {
         return Err("k must be at least 2".into());
@@ -595,6 +600,24 @@ fn microdata(spec: &MicrodataSpec, released: &[&str]) -> Result<Microdata, Strin
         sensitive,
         small_area,
     })
+}
+
+/// Each step must coarsen the one before: `year` first, then bands of N years that
+/// nest (each N a multiple of the one before), or postcode prefixes that shorten.
+fn coarser_and_coarser(column: &str, steps: &[HierarchyStep]) -> Result<(), String> {
+    let ordered = steps.windows(2).all(|w| match (w[0], w[1]) {
+        (HierarchyStep::Year, HierarchyStep::Years(_)) => true,
+        (HierarchyStep::Years(a), HierarchyStep::Years(b)) => b > a && b % a == 0,
+        (HierarchyStep::Prefix(a), HierarchyStep::Prefix(b)) => b < a,
+        _ => false,
+    });
+    if ordered {
+        Ok(())
+    } else {
+        Err(format!(
+            "hierarchy of `{column}`: each step must coarsen the one before (year, then N_years with each N a multiple of the last; or pc3, pc2, pc1)"
+        ))
+    }
 }
 
 /// One hierarchy step: `year`, `N_years`, `pc3`, `pc2` or `pc1`.
@@ -975,7 +998,7 @@ opvangsoort = "keep"
             )
             .map_err(|e| e.to_string())
         };
-        let ok = with("[microdata]\nquasi_identifiers = [\"a\"]\nperson = \"b\"\n[microdata.hierarchies]\na = [\"year\", \"5_years\", \"pc3\"]").unwrap();
+        let ok = with("[microdata]\nquasi_identifiers = [\"a\"]\nperson = \"b\"\n[microdata.hierarchies]\na = [\"year\", \"5_years\", \"10_years\"]").unwrap();
         let md = ok.output.microdata.unwrap();
         assert_eq!(md.k, DEFAULT_K);
         assert_eq!(
@@ -983,7 +1006,7 @@ opvangsoort = "keep"
             [vec![
                 HierarchyStep::Year,
                 HierarchyStep::Years(5),
-                HierarchyStep::Prefix(3)
+                HierarchyStep::Years(10)
             ]]
         );
         for (section, problem) in [
@@ -1007,6 +1030,10 @@ opvangsoort = "keep"
             (
                 "[microdata]\nquasi_identifiers = [\"a\"]\nsmall_area = { column = \"b\", min = 5 }",
                 "must be one of the quasi_identifiers",
+            ),
+            (
+                "[microdata]\nquasi_identifiers = [\"a\"]\n[microdata.hierarchies]\na = [\"10_years\", \"5_years\"]",
+                "each step must coarsen",
             ),
         ] {
             let e = with(section).unwrap_err();
