@@ -417,6 +417,32 @@ impl Plan {
             .chain(retention_key.iter().map(|(_, term)| term))
             .map(|t| t.after.as_str())
             .collect();
+        if let Some(md) = &pipeline.output.microdata {
+            for output in &outputs {
+                let known = output.sources().iter().any(|source| {
+                    matches!(
+                        catalogue.entry(source).map(|e| e.category),
+                        Some(
+                            Category::BirthDate
+                                | Category::Address
+                                | Category::Area
+                                | Category::Contract
+                        )
+                    )
+                });
+                let pseudonym = matches!(output.transform, Transform::Pseudonymise { .. });
+                if known
+                    && !pseudonym
+                    && !md.quasi_identifiers.contains(&output.name)
+                    && md.person.as_ref() != Some(&output.name)
+                {
+                    notes.push(format!(
+                        "`{}` is released from data an attacker may know (a date, address, area or contract) but is not a quasi-identifier: k does not protect it",
+                        output.name
+                    ));
+                }
+            }
+        }
         for (name, _) in schema {
             if catalogue.entry(name).is_none() {
                 notes.push(format!(
