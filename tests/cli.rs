@@ -1881,3 +1881,59 @@ fn table_sums_dominated_by_one_or_two_persons_are_suppressed() {
             .any(|s| s.as_deref() == Some("suppressed: a sum dominated by one or two persons"))
     );
 }
+
+/// Ctrl-C in the middle of a run: it stops between batches with exit code 130 and a
+/// message, and leaves neither the output nor its temporary file.
+#[test]
+fn an_interrupted_run_stops_cleanly_and_leaves_nothing() {
+    let dir = TempDir::new().unwrap();
+    let sample = std::fs::read_to_string(repo("sample-data/export.csv")).unwrap();
+    let (header, body) = sample.split_once('\n').unwrap();
+    let big = dir.path().join("big.csv");
+    std::fs::write(&big, format!("{header}\n{}", body.repeat(100))).unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_doel"))
+        .current_dir(repo("."))
+        .env_remove("DOEL_KEY_FILE")
+        .args([
+            "run",
+            RESEARCH,
+            "--key-file",
+            "sample-data/demo.key",
+            "--run-date",
+            RUN_DATE,
+        ])
+        .arg("--input")
+        .arg(&big)
+        .arg("--output")
+        .arg(out_dir.join("x.parquet"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the output's temporary file exists: the run is under way.
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(&out_dir).unwrap().next().is_none() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the run never started writing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr
+            .contains("error: interrupted: the run stopped before completing; nothing was written"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -24,7 +24,8 @@ Exit codes:
   2  policy refused the run (a rule of the policy broken, see `doel check`; or a value
      without a canonical form where on_invalid = \"fail\")
   3  input or output error (file missing, unreadable, malformed; output not writable)
-  4  internal error (a bug in doel: please report it)";
+  4  internal error (a bug in doel: please report it)
+130  interrupted (Ctrl-C or SIGTERM): the run stopped cleanly, nothing was written";
 
 /// Turn a client export into an extract for one declared purpose: only the columns the
 /// pipeline names, BSNs and names replaced by keyed pseudonyms, quasi-identifiers generalised.
@@ -164,6 +165,7 @@ impl CliError {
             Self::Engine(EngineError::InvalidValue { .. } | EngineError::Disclosure { .. }) => 2,
             Self::Engine(EngineError::Input { .. } | EngineError::Output { .. }) => 3,
             Self::Engine(EngineError::Internal(_)) => 4,
+            Self::Engine(EngineError::Interrupted) => 130,
         }
     }
 
@@ -197,6 +199,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if usage_error { 1 } else { 0 });
         }
     };
+    // Ctrl-C and SIGTERM stop a run between batches, so that its temporary files are
+    // removed; a second one ends the process at once. Registration fails only on an
+    // exotic platform, where the signals keep their default effect.
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let flag = engine::interruption();
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone());
+        let _ = signal_hook::flag::register(signal, flag);
+    }
     match std::panic::catch_unwind(|| dispatch(cli.command)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {

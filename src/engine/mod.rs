@@ -19,7 +19,9 @@ use polars::prelude::PolarsError;
 
 pub use input::{Input, open};
 pub use microdata::Level;
-pub use run::{ListReport, MicrodataReport, RejectionCount, RunSummary, run, same_file};
+pub use run::{
+    ListReport, MicrodataReport, RejectionCount, RunSummary, interruption, run, same_file,
+};
 pub use scan::{ColumnScan, DISTINCT_LIMIT, Distinct, ScanReport, scan};
 pub use table::TableReport;
 pub use transform::ExclusionCounts;
@@ -64,6 +66,9 @@ pub enum EngineError {
     /// The data does not fit the pipeline in a way only the data shows.
     #[error("pipeline {}: {problem}", pipeline.display())]
     Pipeline { pipeline: PathBuf, problem: String },
+    /// The process was asked to stop (SIGINT, SIGTERM) before the run completed.
+    #[error("interrupted: the run stopped before completing; nothing was written")]
+    Interrupted,
     /// Likely a bug in doel.
     #[error("internal error: {0}")]
     Internal(String),
@@ -79,6 +84,7 @@ impl EngineError {
                 "check that the output directory can be written and has free space"
             }
             Self::Pipeline { .. } => "change the pipeline as the message says",
+            Self::Interrupted => "run it again; a complete run writes the same bytes",
             Self::Disclosure { .. } => {
                 "set on_violation = \"generalise\" (with hierarchies) or \"suppress\", or release coarser quasi-identifiers"
             }

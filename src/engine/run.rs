@@ -140,6 +140,26 @@ fn hash_column(frame: &mut DataFrame, name: &str) -> Result<(), EngineError> {
     Ok(())
 }
 
+/// Set when the process is asked to stop (SIGINT, SIGTERM); see [`interruption`].
+static INTERRUPTION: std::sync::OnceLock<Arc<std::sync::atomic::AtomicBool>> =
+    std::sync::OnceLock::new();
+
+/// The flag a signal handler sets to stop a run between batches: the run then ends with
+/// [`EngineError::Interrupted`], its temporary files removed and nothing written.
+pub fn interruption() -> Arc<std::sync::atomic::AtomicBool> {
+    Arc::clone(INTERRUPTION.get_or_init(Default::default))
+}
+
+/// An error once the process has been asked to stop.
+pub(super) fn check_interrupted() -> Result<(), EngineError> {
+    match INTERRUPTION.get() {
+        Some(flag) if flag.load(std::sync::atomic::Ordering::Relaxed) => {
+            Err(EngineError::Interrupted)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Why [`stream`] stopped early.
 pub(super) enum Stopped {
     /// A step failed.
@@ -161,11 +181,14 @@ pub(super) fn stream<S: Send + 'static>(
         PlanCallback::new(move |batch: DataFrame| {
             let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
             let (state, error) = &mut *guard;
-            if error.is_none()
-                && let Some(state) = state.as_mut()
-                && let Err(e) = step(state, batch)
-            {
-                *error = Some(e);
+            if error.is_none() {
+                if let Err(e) = check_interrupted() {
+                    *error = Some(e);
+                } else if let Some(state) = state.as_mut()
+                    && let Err(e) = step(state, batch)
+                {
+                    *error = Some(e);
+                }
             }
             // `true` asks the engine to stop reading.
             Ok(error.is_some())
@@ -244,6 +267,7 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
         Err(Stopped::Step(e)) => return Err(e),
         Err(Stopped::Read(e)) => return Err(input.error(&e)),
     };
+    check_interrupted()?;
     let written = state.output;
     let mut table_report = None;
     let (output, microdata) = match state.counter.take() {
@@ -370,6 +394,7 @@ fn protect(
         Stopped::Step(e) => e,
         Stopped::Read(e) => internal(e),
     })?;
+    check_interrupted()?;
     Ok((output.commit()?, rows))
 }
 
