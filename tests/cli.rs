@@ -1937,3 +1937,42 @@ fn an_interrupted_run_stops_cleanly_and_leaves_nothing() {
     let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// `--log-format json`: one event per line, in order, with the counts; a failure ends
+/// with an error event and its exit code.
+#[test]
+fn json_log_events_for_a_scheduled_job() {
+    let dir = TempDir::new().unwrap();
+    let events = |out: &std::process::Output| -> Vec<serde_json::Value> {
+        String::from_utf8(out.stdout.clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("every line is one JSON object"))
+            .collect()
+    };
+    let names = |events: &[serde_json::Value]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| e["event"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let out = run(&dir, RESEARCH, "sample-data/export.parquet", "x.parquet")
+        .args(["--log-format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let ok = events(&out);
+    assert_eq!(names(&ok), ["start", "plan", "counts", "output", "end"]);
+    assert_eq!(ok[2]["rows_read"], 3000);
+    assert_eq!(ok[2]["excluded"]["restriction"], 22);
+    assert_eq!(ok[4]["exit_code"], 0);
+    let out = run(&dir, RESEARCH, "sample-data/absent.parquet", "y.parquet")
+        .args(["--log-format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let failed = events(&out);
+    assert_eq!(names(&failed), ["start", "error", "end"]);
+    assert_eq!(failed[1]["exit_code"], 3);
+    assert_eq!(failed[2]["status"], "failed");
+}

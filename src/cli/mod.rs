@@ -3,6 +3,7 @@
 
 mod check;
 mod keyfile;
+mod log;
 mod report;
 mod scan;
 
@@ -57,6 +58,10 @@ enum Command {
         /// Print nothing but errors and warnings.
         #[arg(long, short)]
         quiet: bool,
+        /// `json`: instead of the account, one JSON event per line on stdout (start, plan,
+        /// counts, output, error, end), for a scheduled job. Errors still go to stderr.
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: log::LogFormat,
     },
     /// Print the resolved plan (every input column's fate) from the input's schema alone:
     /// no row is read.
@@ -207,14 +212,26 @@ pub fn main() -> ExitCode {
         let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone());
         let _ = signal_hook::flag::register(signal, flag);
     }
+    let started = std::time::Instant::now();
     match std::panic::catch_unwind(|| dispatch(cli.command)) {
-        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Ok(())) => {
+            log::end(started, 0);
+            ExitCode::SUCCESS
+        }
         Ok(Err(e)) => {
             eprintln!("error: {e}");
             eprintln!("hint: {}", e.hint());
+            log::error(&e.to_string(), e.hint(), e.exit_code());
+            log::end(started, e.exit_code());
             ExitCode::from(e.exit_code())
         }
         Err(_) => {
+            log::error(
+                "internal error: doel stopped unexpectedly",
+                "please report it",
+                4,
+            );
+            log::end(started, 4);
             eprintln!("error: internal error: doel stopped unexpectedly; no output was written");
             eprintln!(
                 "hint: this is likely a bug in doel; please report it with the command you ran (not the data)"
@@ -290,7 +307,12 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             output,
             threads,
             quiet,
+            log_format,
         } => {
+            if log_format == log::LogFormat::Json {
+                log::enable();
+                log::start(&pipeline);
+            }
             if let Some(n) = threads {
                 set_threads(n.get());
             }
@@ -310,8 +332,10 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                     });
                 }
             }
+            log::plan(&plan);
             let summary = engine::run(&plan, input, &key)?;
-            if !quiet {
+            log::finished(&plan, &summary, &key.fingerprint());
+            if !quiet && !log::enabled() {
                 let fingerprint = key.fingerprint();
                 print_out(
                     &report::Report {
