@@ -1976,3 +1976,50 @@ fn json_log_events_for_a_scheduled_job() {
     assert_eq!(failed[1]["exit_code"], 3);
     assert_eq!(failed[2]["status"], "failed");
 }
+
+/// The key's hex and its raw bytes appear in nothing a run leaves: outputs of every kind,
+/// the text account, the JSON log, the errors.
+#[test]
+fn the_key_appears_in_no_artefact_of_a_run() {
+    let dir = TempDir::new().unwrap();
+    let hex_key = demo_key().trim().to_owned();
+    let raw = hex::decode(&hex_key).unwrap();
+    let mut artefacts: Vec<Vec<u8>> = Vec::new();
+    for (pipeline, output) in [
+        (RESEARCH, "r.parquet"),
+        (MICRODATA, "m.csv"),
+        (TABLE, "t.arrow"),
+        (MUNICIPALITY, "g.csv"),
+    ] {
+        for format in ["text", "json"] {
+            let out = run(&dir, pipeline, "sample-data/export.parquet", output)
+                .args(["--log-format", format])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{pipeline}");
+            artefacts.push(out.stdout);
+            artefacts.push(out.stderr);
+            artefacts.push(std::fs::read(dir.path().join(output)).unwrap());
+        }
+    }
+    let failed = run(&dir, RESEARCH, "sample-data/absent.parquet", "z.parquet")
+        .args(["--log-format", "json"])
+        .output()
+        .unwrap();
+    artefacts.extend([failed.stdout, failed.stderr]);
+    let upper = hex_key.to_uppercase();
+    for bytes in &artefacts {
+        for needle in [
+            hex_key.as_bytes(),
+            upper.as_bytes(),
+            &raw,
+            &raw[..16],
+            &raw[16..],
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "key material in an artefact"
+            );
+        }
+    }
+}
