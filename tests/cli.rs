@@ -2023,3 +2023,31 @@ fn the_key_appears_in_no_artefact_of_a_run() {
         }
     }
 }
+
+/// A key file others may read: a warning, or with --strict-key-permissions a refusal
+/// before any input is read.
+#[cfg(unix)]
+#[test]
+fn a_shared_key_file_is_warned_about_or_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new().unwrap();
+    let key = dir.path().join("shared.key");
+    std::fs::copy(repo("sample-data/demo.key"), &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let with_key = |strict: bool| {
+        let mut cmd = doel(&dir);
+        cmd.args(["run", RESEARCH, "--run-date", RUN_DATE, "--key-file"])
+            .arg(&key)
+            .arg("--output")
+            .arg(dir.path().join("x.parquet"));
+        if strict {
+            cmd.arg("--strict-key-permissions");
+        }
+        cmd
+    };
+    with_key(false)
+        .assert()
+        .success()
+        .stderr(contains("can be read by other users; chmod 600 it"));
+    assert_error(&mut with_key(true), 1, "--strict-key-permissions is set");
+}

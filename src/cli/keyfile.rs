@@ -29,6 +29,9 @@ pub enum KeyFileError {
     },
     #[error("the operating system gave no random bytes")]
     NoRandomness,
+    /// Other users may read the key file and the run asked for strict permissions.
+    #[error("key file {} can be read by other users, and --strict-key-permissions is set", path.display())]
+    Shared { path: PathBuf },
 }
 
 impl KeyFileError {
@@ -46,15 +49,27 @@ impl KeyFileError {
             }
             Self::Write { .. } => "check that the directory exists and can be written",
             Self::NoRandomness => "this is a problem of the machine, not of doel",
+            Self::Shared { .. } => "chmod 600 the key file (and check who could have read it)",
         }
     }
 }
 
-/// Load the key at `path`, warning on stderr when others may read the file.
-pub fn load(path: Option<&Path>) -> Result<MasterKey, KeyFileError> {
+/// Load the key at `path`. When others may read the file: a warning on stderr, or with
+/// `strict` a refusal.
+pub fn load(path: Option<&Path>, strict: bool) -> Result<MasterKey, KeyFileError> {
     let path = path.ok_or(KeyFileError::Missing)?;
     let contents = zeroizing_read(path)?;
-    warn_if_shared(path);
+    if shared(path) {
+        if strict {
+            return Err(KeyFileError::Shared {
+                path: path.to_owned(),
+            });
+        }
+        eprintln!(
+            "warning: key file {} can be read by other users; chmod 600 it",
+            path.display()
+        );
+    }
     MasterKey::from_hex_file_contents(&contents).map_err(|source| KeyFileError::Malformed {
         path: path.to_owned(),
         source,
@@ -71,21 +86,17 @@ fn zeroizing_read(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
         })
 }
 
+/// Whether users other than the owner may read or write the file.
 #[cfg(unix)]
-fn warn_if_shared(path: &Path) {
+fn shared(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        eprintln!(
-            "warning: key file {} can be read by other users; chmod 600 it",
-            path.display()
-        );
-    }
+    std::fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o077 != 0)
 }
 
 #[cfg(not(unix))]
-fn warn_if_shared(_: &Path) {}
+fn shared(_: &Path) -> bool {
+    false
+}
 
 /// Write a new random key to `path` (mode 0600), refusing to replace any existing file.
 pub fn generate(path: &Path) -> Result<MasterKey, KeyFileError> {

@@ -115,6 +115,9 @@ struct KeyArg {
     /// The key file (64 hex characters). Only its fingerprint is ever printed.
     #[arg(long, value_name = "FILE", env = "DOEL_KEY_FILE")]
     key_file: Option<PathBuf>,
+    /// Refuse a key file that other users may read (else: a warning).
+    #[arg(long)]
+    strict_key_permissions: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -290,7 +293,7 @@ fn dispatch(command: Command) -> Result<(), CliError> {
         } => {
             // A named key must be usable, but a plan needs none.
             let fingerprint = key_file
-                .map(|path| keyfile::load(Some(&path)))
+                .map(|path| keyfile::load(Some(&path), false))
                 .transpose()?
                 .map(|k| k.fingerprint());
             let (plan, _) = resolve(&pipeline, &common, None)?;
@@ -318,7 +321,7 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             }
             // The key is checked before any input is opened.
             let key_path = key.key_file;
-            let key = keyfile::load(key_path.as_deref())?;
+            let key = keyfile::load(key_path.as_deref(), key.strict_key_permissions)?;
             let (plan, input) = resolve(&pipeline, &common, output)?;
             let target = &plan.pipeline.output.path;
             for (protected, what) in [
