@@ -63,6 +63,21 @@ fn succeed(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The committed sample export.
+fn sample() -> DataFrame {
+    read_parquet(&repo("sample-data/export.parquet"))
+}
+
+/// The research pipeline run on the sample, writing `x.parquet` in `dir`; its account.
+fn research(dir: &TempDir) -> String {
+    succeed(&mut run(
+        dir,
+        RESEARCH,
+        "sample-data/export.parquet",
+        "x.parquet",
+    ))
+}
+
 fn read_parquet(path: &Path) -> DataFrame {
     let path = PlRefPath::new(path.to_str().unwrap());
     LazyFrame::scan_parquet(path, ScanArgsParquet::default())
@@ -261,7 +276,7 @@ fn plan_lists_every_sample_column_with_its_fate() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    let input = read_parquet(&repo("sample-data/export.parquet"));
+    let input = sample();
     for name in input.get_column_names() {
         let line = text
             .lines()
@@ -286,12 +301,7 @@ fn plan_lists_every_sample_column_with_its_fate() {
 #[test]
 fn research_extract_holds_only_named_columns_with_independent_pseudonyms() {
     let dir = TempDir::new().unwrap();
-    let stdout = succeed(&mut run(
-        &dir,
-        RESEARCH,
-        "sample-data/export.parquet",
-        "x.parquet",
-    ));
+    let stdout = research(&dir);
 
     let extract = read_parquet(&dir.path().join("x.parquet"));
     assert_eq!(
@@ -311,7 +321,7 @@ fn research_extract_holds_only_named_columns_with_independent_pseudonyms() {
     );
 
     // Pseudonyms equal an independent computation, row for row, after the dropped rows.
-    let input = read_parquet(&repo("sample-data/export.parquet"));
+    let input = sample();
     let key = demo_key();
     let expected: Vec<Option<String>> = kept(&input, "kind_bsn")
         .iter()
@@ -508,7 +518,7 @@ fn a_failed_run_leaves_no_file() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     // The first BSN without a canonical form, found independently, is named by row only.
     // Excluded rows are never transformed, so the first one among the others.
-    let input = read_parquet(&repo("sample-data/export.parquet"));
+    let input = sample();
     let bsns = strings(&input, "kind_bsn");
     let first = bsns
         .iter()
@@ -944,7 +954,7 @@ fn iban(n: u64, grouped: bool) -> String {
 #[test]
 fn scrubbed_generated_notes_hold_no_identifiers() {
     let dir = TempDir::new().unwrap();
-    let mut input = read_parquet(&repo("sample-data/export.parquet"));
+    let mut input = sample();
     let bsns: Vec<Option<String>> = strings(&input, "kind_bsn")
         .iter()
         .map(|v| v.as_deref().and_then(independent::canonical_bsn))
@@ -1043,7 +1053,7 @@ fn scrubbed_notes_hold_no_identifiers() {
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
 
-    let input = read_parquet(&repo("sample-data/export.parquet"));
+    let input = sample();
     let notes = kept_within(&input, "notities", PAST_DOSSIER);
     let before = notes.iter().flatten().fold((0, 0, 0), |acc, n| {
         let (b, p, e) = independent_findings(n);
@@ -1075,13 +1085,8 @@ fn scrubbed_notes_hold_no_identifiers() {
 #[test]
 fn restricted_and_objecting_subjects_are_absent() {
     let dir = TempDir::new().unwrap();
-    let stdout = succeed(&mut run(
-        &dir,
-        RESEARCH,
-        "sample-data/export.parquet",
-        "x.parquet",
-    ));
-    let input = read_parquet(&repo("sample-data/export.parquet"));
+    let stdout = research(&dir);
+    let input = sample();
     let flags = flagged(&input);
     let count = |reason| flags.iter().filter(|x| **x == reason).count();
     let restricted = count(Excluded::Restriction);
@@ -1174,13 +1179,8 @@ fn plan_shows_exclusion_flags_and_objections_bind_research_only() {
 #[test]
 fn values_past_their_retention_term_are_withheld_and_counted() {
     let dir = TempDir::new().unwrap();
-    let stdout = succeed(&mut run(
-        &dir,
-        RESEARCH,
-        "sample-data/export.parquet",
-        "x.parquet",
-    ));
-    let input = read_parquet(&repo("sample-data/export.parquet"));
+    let stdout = research(&dir);
+    let input = sample();
     // Health notes (scrubbed, so present wherever the input has one) of contracts that
     // ended more than a year before the run date are withheld, counted in the rows
     // written (rows with a BSN without canonical form are dropped).
@@ -1237,7 +1237,7 @@ fn the_legal_obligation_delivery_holds_bsns_in_clear_and_leaves_out_restricted_r
         "sample-data/export.parquet",
         "t.csv",
     ));
-    let input = read_parquet(&repo("sample-data/export.parquet"));
+    let input = sample();
     let restricted: Vec<bool> = flags(&input).into_iter().map(|(r, _)| r).collect();
     let expired = ended_before(&input, PAST_ADMINISTRATIE);
     let kept: Vec<Option<String>> = strings(&input, "kind_bsn")
@@ -1432,7 +1432,7 @@ fn the_scan_suggestion_is_a_valid_catalogue() {
 #[test]
 fn withheld_values_are_never_judged() {
     let dir = TempDir::new().unwrap();
-    let input = read_parquet(&repo("sample-data/export.parquet"));
+    let input = sample();
     // Contracts past the contact term (2 years) but within the record's (7 years).
     let old: Vec<bool> = strings(&input, "contract_einde")
         .iter()
@@ -1806,7 +1806,7 @@ fn table_cells_are_suppressed_rounded_and_not_recoverable() {
 #[test]
 fn table_sums_dominated_by_one_or_two_persons_are_suppressed() {
     let dir = TempDir::new().unwrap();
-    let mut input = read_parquet(&repo("sample-data/export.parquet"));
+    let mut input = sample();
     let hours: Vec<Option<f64>> = strings(&input, "uren_per_maand")
         .iter()
         .enumerate()

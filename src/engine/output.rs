@@ -172,8 +172,11 @@ impl OutputFile {
         Ok(())
     }
 
-    /// Finish the file, sync it to disk and move it over the target in one rename.
+    /// Finish the file, sync it to disk and move it over the target in one rename —
+    /// unless the process has been interrupted: then the temporary file is removed and
+    /// nothing is written.
     pub fn commit(self) -> Result<PathBuf, EngineError> {
+        super::run::check_interrupted()?;
         let target = self.target.clone();
         let fail = |problem: String| EngineError::Output {
             path: target.clone(),

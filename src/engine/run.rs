@@ -160,21 +160,15 @@ pub(super) fn check_interrupted() -> Result<(), EngineError> {
     }
 }
 
-/// Why [`stream`] stopped early.
-pub(super) enum Stopped {
-    /// A step failed.
-    Step(EngineError),
-    /// The engine could not read the input.
-    Read(PolarsError),
-}
-
 /// Feed `frame` to `step` in fixed-size batches, in order, from polars' streaming
-/// engine, and give `state` back at the end. Stops at the first error.
+/// engine, and give `state` back at the end. Stops at the first error, or when the
+/// process is interrupted; `read_error` words a failure of the engine itself.
 pub(super) fn stream<S: Send + 'static>(
     frame: LazyFrame,
     state: S,
     step: impl Fn(&mut S, DataFrame) -> Result<(), EngineError> + Send + Sync + 'static,
-) -> Result<S, Stopped> {
+    read_error: impl FnOnce(PolarsError) -> EngineError,
+) -> Result<S, EngineError> {
     let shared = Arc::new(Mutex::new((Some(state), None::<EngineError>)));
     let callback = {
         let shared = Arc::clone(&shared);
@@ -199,13 +193,13 @@ pub(super) fn stream<S: Send + 'static>(
         .and_then(|sink| sink.collect_with_engine(Engine::Streaming));
     let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(e) = guard.1.take() {
-        return Err(Stopped::Step(e));
+        return Err(e);
     }
-    result.map_err(Stopped::Read)?;
+    result.map_err(read_error)?;
     guard
         .0
         .take()
-        .ok_or_else(|| Stopped::Step(EngineError::Internal("stream state taken".into())))
+        .ok_or_else(|| EngineError::Internal("stream state taken".into()))
 }
 
 /// Execute `plan` over `input` with `key`. On error nothing is left at the output path
@@ -260,14 +254,12 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
         rows_dropped: 0,
     };
     let transform_step = Arc::clone(&transform);
-    let mut state = match stream(frame, state, move |state, batch| {
-        state.step(&transform_step, &batch)
-    }) {
-        Ok(state) => state,
-        Err(Stopped::Step(e)) => return Err(e),
-        Err(Stopped::Read(e)) => return Err(input.error(&e)),
-    };
-    check_interrupted()?;
+    let mut state = stream(
+        frame,
+        state,
+        move |state, batch| state.step(&transform_step, &batch),
+        |e| input.error(&e),
+    )?;
     let written = state.output;
     let mut table_report = None;
     let (output, microdata) = match state.counter.take() {
@@ -385,16 +377,16 @@ fn protect(
         metadata,
     )?;
     let recoder = Arc::clone(&decision.recoder);
-    let (output, rows) = stream(frame, (output, 0u64), move |(output, rows), batch| {
-        let mut frame = recoder.apply(&batch)?;
-        *rows += frame.height() as u64;
-        output.write(&mut frame)
-    })
-    .map_err(|stopped| match stopped {
-        Stopped::Step(e) => e,
-        Stopped::Read(e) => internal(e),
-    })?;
-    check_interrupted()?;
+    let (output, rows) = stream(
+        frame,
+        (output, 0u64),
+        move |(output, rows), batch| {
+            let mut frame = recoder.apply(&batch)?;
+            *rows += frame.height() as u64;
+            output.write(&mut frame)
+        },
+        internal,
+    )?;
     Ok((output.commit()?, rows))
 }
 

@@ -11,7 +11,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::bridge::to_arrow_rs;
-use super::run::{Stopped, stream};
+use super::run::stream;
 use super::{EngineError, Input};
 use crate::kernels::arrays::Strings;
 use crate::kernels::detect::{Detector, Kind, Kinds};
@@ -210,13 +210,12 @@ pub fn scan(
     }
     let state = State { counters, rows: 0 };
     let detector = Detector::new(reference_date);
-    let mut state = stream(frame, state, move |state, batch| {
-        state.step(&batch, &detector)
-    })
-    .map_err(|stopped| match stopped {
-        Stopped::Step(e) => e,
-        Stopped::Read(e) => input.error(&e),
-    })?;
+    let mut state = stream(
+        frame,
+        state,
+        move |state, batch| state.step(&batch, &detector),
+        |e| input.error(&e),
+    )?;
     Ok(ScanReport {
         input_files: input.files.clone(),
         rows: state.rows,

@@ -189,7 +189,6 @@ pub fn write(
     let mut frame = published(spec, &cells).map_err(internal)?;
     let mut output = OutputFile::create(target, format, &frame.schema().clone(), &[])?;
     output.write(&mut frame)?;
-    super::run::check_interrupted()?;
     Ok((output.commit()?, report))
 }
 

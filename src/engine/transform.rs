@@ -331,16 +331,15 @@ impl BatchTransform {
             .map_err(|e| EngineError::Internal(super::safe_summary(&e)))?;
         let mut rows_dropped = 0;
         // Withheld values are counted in the rows written only.
+        let written: Option<Vec<bool>> = keep_rows
+            .as_ref()
+            .map(|mask| mask.iter().map(|k| k == Some(true)).collect());
         let expired_counts = withheld
             .iter()
             .map(|rows| {
                 rows.as_ref().map_or(0, |rows| {
-                    rows.iter()
-                        .zip(keep_rows.as_ref().map_or_else(
-                            || vec![Some(true); rows.len()],
-                            |mask| mask.iter().collect(),
-                        ))
-                        .filter(|(w, keep)| **w && *keep == Some(true))
+                    (0..rows.len())
+                        .filter(|&r| rows[r] && written.as_ref().is_none_or(|w| w[r]))
                         .count() as u64
                 })
             })

@@ -117,13 +117,33 @@ pub fn date_from_days(days: i32) -> Option<chrono::NaiveDate> {
 
 /// A date written as ISO 8601 `YYYY-MM-DD` (surrounding white space allowed), nothing else.
 pub fn date_from_iso(input: &str) -> Option<chrono::NaiveDate> {
+    digit_date(input, [4, 7], 0..4, 5..7, 8..10)
+}
+
+/// A date written `DD-MM-YYYY`, as Dutch forms and spreadsheets do (surrounding white
+/// space allowed).
+pub fn date_from_dutch(input: &str) -> Option<chrono::NaiveDate> {
+    digit_date(input, [2, 5], 6..10, 3..5, 0..2)
+}
+
+/// A ten-character date of digits with `-` at `dashes`, its parts at the given ranges.
+#[inline]
+fn digit_date(
+    input: &str,
+    dashes: [usize; 2],
+    year: std::ops::Range<usize>,
+    month: std::ops::Range<usize>,
+    day: std::ops::Range<usize>,
+) -> Option<chrono::NaiveDate> {
     let s = input.trim().as_bytes();
     let shape_ok = s.len() == 10
-        && s[4] == b'-'
-        && s[7] == b'-'
-        && s.iter()
-            .enumerate()
-            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+        && s.iter().enumerate().all(|(i, b)| {
+            if dashes.contains(&i) {
+                *b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
     if !shape_ok {
         return None;
     }
@@ -131,7 +151,7 @@ pub fn date_from_iso(input: &str) -> Option<chrono::NaiveDate> {
         s[r].iter()
             .fold(0u32, |acc, &b| acc * 10 + u32::from(b - b'0'))
     };
-    chrono::NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10))
+    chrono::NaiveDate::from_ymd_opt(num(year) as i32, num(month), num(day))
 }
 
 /// Days from 0001-01-01 (day 1 in chrono's count) to 1970-01-01.

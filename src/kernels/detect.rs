@@ -161,26 +161,7 @@ impl Detector {
 
 /// A date written `YYYY-MM-DD` or `DD-MM-YYYY`.
 fn date(value: &str) -> Option<NaiveDate> {
-    canonical::date_from_iso(value).or_else(|| date_from_dutch(value))
-}
-
-/// A date written `DD-MM-YYYY`, as Dutch forms and spreadsheets do.
-fn date_from_dutch(value: &str) -> Option<NaiveDate> {
-    let s = value.as_bytes();
-    let shape_ok = s.len() == 10
-        && s[2] == b'-'
-        && s[5] == b'-'
-        && s.iter()
-            .enumerate()
-            .all(|(i, b)| i == 2 || i == 5 || b.is_ascii_digit());
-    if !shape_ok {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| {
-        s[r].iter()
-            .fold(0u32, |acc, &b| acc * 10 + u32::from(b - b'0'))
-    };
-    NaiveDate::from_ymd_opt(num(6..10) as i32, num(3..5), num(0..2))
+    canonical::date_from_iso(value).or_else(|| canonical::date_from_dutch(value))
 }
 
 /// One to four words of letters, hyphens and apostrophes, each starting with a capital
