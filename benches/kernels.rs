@@ -72,8 +72,8 @@ fn thread_counts() -> Vec<usize> {
 fn kernels(c: &mut Criterion) {
     let key = MasterKey::from_bytes([42; 32]);
     let domain = key.domain("bench");
-    let bsn = domain.pseudonymiser("bsn");
-    let name = domain.pseudonymiser("name");
+    let bsn = batch::Encoder::Pseudonym(domain.pseudonymiser("bsn"));
+    let name = batch::Encoder::Pseudonym(domain.pseudonymiser("name"));
     let bsns = bsns();
     let names = names();
     let mut group = c.benchmark_group("pseudonymise");

@@ -6,6 +6,7 @@
 //! `kernels` (pure functions over values and Arrow arrays) → `engine` (executes a plan
 //! with polars) → `cli`.
 
+pub mod audit;
 pub mod cli;
 pub mod engine;
 pub mod kernels;

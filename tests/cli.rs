@@ -27,7 +27,10 @@ fn repo(path: &str) -> PathBuf {
 fn doel(dir: &TempDir) -> Command {
     assert!(dir.path().is_dir());
     let mut cmd = Command::cargo_bin("doel").unwrap();
-    cmd.current_dir(repo(".")).env_remove("DOEL_KEY_FILE");
+    cmd.current_dir(repo("."))
+        .env_remove("DOEL_KEY_FILE")
+        .env_remove("DOEL_SIGNING_KEY_FILE")
+        .env("DOEL_REGISTER", dir.path().join("doel-register.jsonl"));
     cmd
 }
 
@@ -1962,10 +1965,21 @@ fn json_log_events_for_a_scheduled_job() {
         .unwrap();
     assert!(out.status.success());
     let ok = events(&out);
-    assert_eq!(names(&ok), ["start", "plan", "counts", "output", "end"]);
+    assert_eq!(
+        names(&ok),
+        ["start", "plan", "counts", "output", "recorded", "end"]
+    );
     assert_eq!(ok[2]["rows_read"], 3000);
     assert_eq!(ok[2]["excluded"]["restriction"], 22);
-    assert_eq!(ok[4]["exit_code"], 0);
+    assert_eq!(ok[4]["register_entry"], 1);
+    assert_eq!(
+        ok[4]["manifest"],
+        dir.path()
+            .join("x.parquet.manifest.json")
+            .display()
+            .to_string()
+    );
+    assert_eq!(ok[5]["exit_code"], 0);
     let out = run(&dir, RESEARCH, "sample-data/absent.parquet", "y.parquet")
         .args(["--log-format", "json"])
         .output()
@@ -1978,7 +1992,7 @@ fn json_log_events_for_a_scheduled_job() {
 }
 
 /// The key's hex and its raw bytes appear in nothing a run leaves: outputs of every kind,
-/// the text account, the JSON log, the errors.
+/// manifests, reports, the register, the text account, the JSON log, the errors.
 #[test]
 fn the_key_appears_in_no_artefact_of_a_run() {
     let dir = TempDir::new().unwrap();
@@ -1999,9 +2013,15 @@ fn the_key_appears_in_no_artefact_of_a_run() {
             assert!(out.status.success(), "{pipeline}");
             artefacts.push(out.stdout);
             artefacts.push(out.stderr);
-            artefacts.push(std::fs::read(dir.path().join(output)).unwrap());
         }
     }
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        artefacts.push(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(
+        artefacts.len() > 8 * 2 + 4 * 3,
+        "outputs, manifests, reports, register"
+    );
     let failed = run(&dir, RESEARCH, "sample-data/absent.parquet", "z.parquet")
         .args(["--log-format", "json"])
         .output()

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
+use crate::audit::signing::SigningSecret;
 use crate::kernels::keys::{KeyError, MasterKey};
 
 /// A key file that cannot be used, or created.
@@ -20,6 +21,8 @@ pub enum KeyFileError {
     },
     #[error("key file {}: {source}", path.display())]
     Malformed { path: PathBuf, source: KeyError },
+    #[error("signing key file {}: not a signing key", path.display())]
+    MalformedSigning { path: PathBuf },
     #[error("key file {} already exists; doel never overwrites a key", path.display())]
     Exists { path: PathBuf },
     #[error("cannot write key file {}: {}", path.display(), source.kind())]
@@ -44,6 +47,9 @@ impl KeyFileError {
             Self::Malformed { .. } => {
                 "a key file holds 64 hex characters and at most a final newline; make one with `doel keygen`"
             }
+            Self::MalformedSigning { .. } => {
+                "pass the secret key file `doel keygen --signing --out FILE` wrote (not FILE.pub)"
+            }
             Self::Exists { .. } => {
                 "choose another path; delete the old key only if nothing was ever pseudonymised with it"
             }
@@ -58,6 +64,24 @@ impl KeyFileError {
 /// `strict` a refusal.
 pub fn load(path: Option<&Path>, strict: bool) -> Result<MasterKey, KeyFileError> {
     let path = path.ok_or(KeyFileError::Missing)?;
+    let contents = read_private(path, strict)?;
+    MasterKey::from_hex_file_contents(&contents).map_err(|source| KeyFileError::Malformed {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Load the signing key at `path`, checked like the pseudonym key.
+pub fn load_signing(path: &Path, strict: bool) -> Result<SigningSecret, KeyFileError> {
+    let contents = read_private(path, strict)?;
+    SigningSecret::from_file_contents(&contents).ok_or_else(|| KeyFileError::MalformedSigning {
+        path: path.to_owned(),
+    })
+}
+
+/// A secret file's bytes (wiped when dropped). When others may read the file: a
+/// warning on stderr, or with `strict` a refusal.
+fn read_private(path: &Path, strict: bool) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
     let contents = zeroizing_read(path)?;
     if shared(path) {
         if strict {
@@ -70,10 +94,7 @@ pub fn load(path: Option<&Path>, strict: bool) -> Result<MasterKey, KeyFileError
             path.display()
         );
     }
-    MasterKey::from_hex_file_contents(&contents).map_err(|source| KeyFileError::Malformed {
-        path: path.to_owned(),
-        source,
-    })
+    Ok(contents)
 }
 
 /// The file's bytes, wiped when dropped.
@@ -103,10 +124,35 @@ pub fn generate(path: &Path) -> Result<MasterKey, KeyFileError> {
     let mut bytes = Zeroizing::new([0u8; 32]);
     getrandom::fill(bytes.as_mut()).map_err(|_| KeyFileError::NoRandomness)?;
     let key = MasterKey::from_bytes(*bytes);
+    write_new(path, key.to_hex_file_contents().as_bytes(), 0o600)?;
+    Ok(key)
+}
+
+/// Write a new Ed25519 signing key to `path` (mode 0600) and its public key to
+/// `path.pub` (mode 0644), refusing to replace either. The public key's path.
+pub fn generate_signing(path: &Path) -> Result<PathBuf, KeyFileError> {
+    let secret = SigningSecret::generate().map_err(|_| KeyFileError::NoRandomness)?;
+    let public = crate::audit::signing::public_path(path);
+    if public.exists() {
+        return Err(KeyFileError::Exists { path: public });
+    }
+    write_new(path, secret.to_file_contents().as_bytes(), 0o600)?;
+    write_new(
+        &public,
+        format!("{}\n", secret.public_hex()).as_bytes(),
+        0o644,
+    )?;
+    Ok(public)
+}
+
+/// Create `path` with `contents` and `mode`; never replaces a file.
+fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyFileError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
     let mut file = options.open(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::AlreadyExists => KeyFileError::Exists {
             path: path.to_owned(),
@@ -116,10 +162,7 @@ pub fn generate(path: &Path) -> Result<MasterKey, KeyFileError> {
             source,
         },
     })?;
-    let contents = key.to_hex_file_contents();
-    let written = file
-        .write_all(contents.as_bytes())
-        .and_then(|()| file.sync_all());
+    let written = file.write_all(contents).and_then(|()| file.sync_all());
     if let Err(source) = written {
         let _ = std::fs::remove_file(path);
         return Err(KeyFileError::Write {
@@ -127,5 +170,5 @@ pub fn generate(path: &Path) -> Result<MasterKey, KeyFileError> {
             source,
         });
     }
-    Ok(key)
+    Ok(())
 }

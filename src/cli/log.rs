@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use crate::audit::manifest;
 use crate::engine::RunSummary;
-use crate::kernels::scrub::Identifier;
 use crate::plan::{Fate, Plan};
 
 /// Whether events are written (set once, by `run --log-format json`).
@@ -72,59 +72,51 @@ pub fn plan(plan: &Plan) {
     );
 }
 
-/// The run completed: its counts and its output.
-pub fn finished(plan: &Plan, summary: &RunSummary, fingerprint: &str) {
-    let x = &summary.excluded;
-    emit(
-        "counts",
-        json!({
-            "rows_read": summary.rows_read,
-            "excluded": {
-                "restriction": x.restriction,
-                "objection": x.objection,
-                "retention": x.retention,
-                "unreadable_flag": x.unreadable,
-            },
-            "rows_dropped": summary.rows_dropped,
-            "rows_written": summary.rows_written,
-            "rejected": summary.rejections.iter().map(|r| json!({
-                "column": r.column,
-                "reason": r.reason.as_str(),
-                "count": r.count,
-                "on_invalid": r.on_invalid.as_str(),
-            })).collect::<Vec<_>>(),
-            "withheld": summary.expired.iter().map(|(c, n)| json!({"column": c, "count": n})).collect::<Vec<_>>(),
-            "scrubbed": summary.scrubbed.iter().map(|(c, counts)| {
-                let mut kinds = serde_json::Map::new();
-                kinds.insert("column".into(), c.as_str().into());
-                for kind in Identifier::ALL {
-                    kinds.insert(kind.name().into(), counts.get(kind).into());
-                }
-                Value::Object(kinds)
-            }).collect::<Vec<_>>(),
-            "microdata": summary.microdata.as_ref().map(|m| json!({
-                "classes": m.risk.classes,
-                "smallest_class": m.risk.smallest,
-                "records_suppressed": m.risk.records_suppressed,
-                "classes_suppressed": m.risk.classes_suppressed,
-                "least_diverse_class": m.risk.least_diverse,
-                "levels": m.levels.iter().map(|l| json!({"column": l.column, "level": l.name})).collect::<Vec<_>>(),
-                "small_areas_recoded": m.areas_recoded,
-            })),
-            "table": summary.table.as_ref().map(|t| json!({
-                "cells": t.cells,
-                "margins": t.margins,
-                "suppressed_primary": t.primary,
-                "suppressed_secondary": t.secondary,
-            })),
-        }),
-    );
+/// The run completed: its counts, its output and what recorded it.
+pub fn finished(
+    plan: &Plan,
+    summary: &RunSummary,
+    fingerprint: &str,
+    recorded: &super::record::Recorded,
+) {
+    let mut counts = manifest::counts(summary);
+    if let Value::Object(map) = &mut counts {
+        let disclosure = manifest::disclosure(summary);
+        let kind = disclosure
+            .as_ref()
+            .and_then(|d| d.get("kind"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        for name in ["microdata", "table"] {
+            let value = if kind == name {
+                disclosure.clone().unwrap_or(Value::Null)
+            } else {
+                Value::Null
+            };
+            map.insert(name.into(), value);
+        }
+    }
+    emit("counts", counts);
     emit(
         "output",
         json!({
             "path": summary.output.display().to_string(),
             "format": plan.pipeline.output.format.as_str(),
             "key_fingerprint": fingerprint,
+        }),
+    );
+    emit(
+        "recorded",
+        json!({
+            "manifest": recorded.manifest.display().to_string(),
+            "manifest_sha256": recorded.manifest_sha256,
+            "signature": recorded.signature.as_ref().map(|p| p.display().to_string()),
+            "report": recorded.report.display().to_string(),
+            "encrypted": recorded.encrypted.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "register": recorded.register.display().to_string(),
+            "register_entry": recorded.entry.seq,
+            "register_entry_sha256": recorded.entry.sha256,
         }),
     );
 }

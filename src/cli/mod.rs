@@ -4,8 +4,10 @@
 mod check;
 mod keyfile;
 mod log;
+mod record;
 mod report;
 mod scan;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +28,7 @@ Exit codes:
      without a canonical form where on_invalid = \"fail\")
   3  input or output error (file missing, unreadable, malformed; output not writable)
   4  internal error (a bug in doel: please report it)
+  5  verification failed (a file, signature or register entry does not match its record)
 130  interrupted (Ctrl-C or SIGTERM): the run stopped cleanly, nothing was written";
 
 /// Turn a client export into an extract for one declared purpose: only the columns the
@@ -59,9 +62,54 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
         /// `json`: instead of the account, one JSON event per line on stdout (start, plan,
-        /// counts, output, error, end), for a scheduled job. Errors still go to stderr.
+        /// counts, output, recorded, error, end), for a scheduled job. Errors still go to
+        /// stderr.
         #[arg(long, value_enum, default_value = "text")]
         log_format: log::LogFormat,
+        /// Sign the manifest with this Ed25519 key (made by `doel keygen --signing`).
+        #[arg(long, value_name = "FILE", env = "DOEL_SIGNING_KEY_FILE")]
+        signing_key: Option<PathBuf>,
+        #[command(flatten)]
+        register: RegisterArg,
+    },
+    /// Check an extract against its manifest: the manifest's signature (with the
+    /// controller's public key) and every output file's SHA-256. Needs no secret.
+    #[command(after_help = EXIT_CODES)]
+    Verify {
+        /// The manifest (`OUTPUT.manifest.json`); its signature is `MANIFEST.sig`.
+        manifest: PathBuf,
+        /// The controller's public key (`FILE.pub` from `doel keygen --signing`).
+        #[arg(long, value_name = "FILE", required_unless_present = "unsigned")]
+        public_key: Option<PathBuf>,
+        /// Check the files' hashes only, for an unsigned manifest (proves nothing about
+        /// who made it).
+        #[arg(long, conflicts_with = "public_key")]
+        unsigned: bool,
+    },
+    /// The processing register: list its entries, or verify its hash chain.
+    #[command(after_help = EXIT_CODES)]
+    Register {
+        #[command(subcommand)]
+        action: RegisterAction,
+    },
+    /// Turn reversible tokens back into their canonical values (controller only, with the
+    /// key). Every use is appended to the register with its reason, before any value is
+    /// printed.
+    #[command(after_help = EXIT_CODES)]
+    Reidentify {
+        /// The pseudonym domain the tokens were made in (the pipeline's pseudonym_domain).
+        #[arg(long)]
+        domain: String,
+        /// Why, for the register (e.g. "signal of a child at risk, case 2026-114").
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        key: KeyArg,
+        #[command(flatten)]
+        register: RegisterArg,
+        /// The tokens (`t1.…`).
+        #[arg(required = true)]
+        tokens: Vec<String>,
     },
     /// Print the resolved plan (every input column's fate) from the input's schema alone:
     /// no row is read.
@@ -107,7 +155,42 @@ enum Command {
         /// Where to write the key.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Make an Ed25519 signing key instead: FILE (secret, mode 0600) and FILE.pub
+        /// (the public key, to hand to recipients).
+        #[arg(long)]
+        signing: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum RegisterAction {
+    /// A table of the entries, for the privacy officer.
+    List {
+        #[command(flatten)]
+        register: RegisterArg,
+    },
+    /// Check the hash chain: any edited, removed or reordered entry is named.
+    Verify {
+        #[command(flatten)]
+        register: RegisterArg,
+        /// The SHA-256 of an entry noted earlier (a run prints its entry's): it must
+        /// still be in the chain, which detects entries removed from the end.
+        #[arg(long, value_name = "SHA256")]
+        head: Option<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RegisterArg {
+    /// The processing register (JSON Lines; default: doel-register.jsonl in the current
+    /// directory).
+    #[arg(
+        long = "register",
+        value_name = "FILE",
+        env = "DOEL_REGISTER",
+        default_value = "doel-register.jsonl"
+    )]
+    path: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -157,6 +240,21 @@ enum CliError {
     Key(#[from] KeyFileError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+    /// `verify` or `register verify` found a mismatch; the report above says where.
+    #[error("{0}")]
+    Verification(String),
+    /// `reidentify` without a reason.
+    #[error("reidentify needs --reason: every re-identification is registered with why")]
+    NoReason,
+    /// Some tokens could not be opened.
+    #[error("{failed} of {total} tokens cannot be opened with this key in domain {domain}")]
+    Tokens {
+        failed: usize,
+        total: usize,
+        domain: String,
+    },
 }
 
 impl CliError {
@@ -174,6 +272,10 @@ impl CliError {
             Self::Engine(EngineError::Input { .. } | EngineError::Output { .. }) => 3,
             Self::Engine(EngineError::Internal(_)) => 4,
             Self::Engine(EngineError::Interrupted) => 130,
+            Self::Audit(crate::audit::AuditError::File { .. }) => 3,
+            Self::Audit(crate::audit::AuditError::Malformed { .. }) => 5,
+            Self::Verification(_) => 5,
+            Self::NoReason | Self::Tokens { .. } => 1,
         }
     }
 
@@ -185,6 +287,14 @@ impl CliError {
             Self::Protected { .. } => "choose another --output or [output] path",
             Self::Key(e) => e.hint(),
             Self::Engine(e) => e.hint(),
+            Self::Audit(e) => e.hint(),
+            Self::Verification(_) => {
+                "do not use the files: ask the sender for a fresh copy, and check who could change them"
+            }
+            Self::NoReason => "add --reason \"…\": the case or signal that requires it",
+            Self::Tokens { .. } => {
+                "check the domain (the pipeline's pseudonym_domain) and the key; a token cut or altered in transit cannot be opened"
+            }
         }
     }
 }
@@ -252,7 +362,44 @@ fn print_out(text: &str) {
 
 fn dispatch(command: Command) -> Result<(), CliError> {
     match command {
-        Command::Keygen { out } => {
+        Command::Keygen { out, signing: true } => {
+            let public = keyfile::generate_signing(&out)?;
+            print_out(&format!(
+                "wrote a new signing key to {} and its public key to {}\n\
+                 keep the signing key secret; hand the public key to recipients, to check manifests with `doel verify`\n",
+                out.display(),
+                public.display()
+            ));
+            Ok(())
+        }
+        Command::Verify {
+            manifest,
+            public_key,
+            unsigned: _,
+        } => verify::manifest(&manifest, public_key.as_deref()),
+        Command::Register { action } => match action {
+            RegisterAction::List { register } => verify::register_list(&register.path),
+            RegisterAction::Verify { register, head } => {
+                verify::register_chain(&register.path, head.as_deref())
+            }
+        },
+        Command::Reidentify {
+            domain,
+            reason,
+            key,
+            register,
+            tokens,
+        } => {
+            let reason = reason
+                .filter(|r| !r.trim().is_empty())
+                .ok_or(CliError::NoReason)?;
+            let master = keyfile::load(key.key_file.as_deref(), key.strict_key_permissions)?;
+            verify::reidentify(&master, &domain, &reason, &register.path, &tokens)
+        }
+        Command::Keygen {
+            out,
+            signing: false,
+        } => {
             let key = keyfile::generate(&out)?;
             print_out(&format!(
                 "wrote a new key to {} (fingerprint {})\n\
@@ -311,7 +458,10 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             threads,
             quiet,
             log_format,
+            signing_key,
+            register,
         } => {
+            let started = crate::audit::now_utc();
             if log_format == log::LogFormat::Json {
                 log::enable();
                 log::start(&pipeline);
@@ -321,12 +471,19 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             }
             // The key is checked before any input is opened.
             let key_path = key.key_file;
-            let key = keyfile::load(key_path.as_deref(), key.strict_key_permissions)?;
+            let strict = key.strict_key_permissions;
+            let key = keyfile::load(key_path.as_deref(), strict)?;
+            let signing = signing_key
+                .as_deref()
+                .map(|p| keyfile::load_signing(p, strict))
+                .transpose()?;
             let (plan, input) = resolve(&pipeline, &common, output)?;
             let target = &plan.pipeline.output.path;
             for (protected, what) in [
                 (key_path.as_deref(), "key file"),
+                (signing_key.as_deref(), "signing key file"),
                 (Some(pipeline.as_path()), "pipeline file"),
+                (Some(register.path.as_path()), "register"),
             ] {
                 if protected.is_some_and(|p| engine::same_file(p, target)) {
                     return Err(CliError::Protected {
@@ -337,7 +494,18 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             }
             log::plan(&plan);
             let summary = engine::run(&plan, input, &key)?;
-            log::finished(&plan, &summary, &key.fingerprint());
+            let recorded = record::record(
+                &plan,
+                &summary,
+                record::Context {
+                    run_id: record::run_id(),
+                    started,
+                    key_fingerprint: key.fingerprint(),
+                    signing: signing.as_ref(),
+                    register: register.path.clone(),
+                },
+            )?;
+            log::finished(&plan, &summary, &key.fingerprint(), &recorded);
             if !quiet && !log::enabled() {
                 let fingerprint = key.fingerprint();
                 print_out(
@@ -345,6 +513,7 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                         plan: &plan,
                         summary: &summary,
                         fingerprint: &fingerprint,
+                        recorded: &recorded,
                     }
                     .to_string(),
                 );

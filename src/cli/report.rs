@@ -12,6 +12,7 @@ pub struct Report<'a> {
     pub plan: &'a Plan,
     pub summary: &'a RunSummary,
     pub fingerprint: &'a str,
+    pub recorded: &'a super::record::Recorded,
 }
 
 impl fmt::Display for Report<'_> {
@@ -20,6 +21,7 @@ impl fmt::Display for Report<'_> {
             plan,
             summary,
             fingerprint,
+            recorded,
         } = self;
         let d = &plan.pipeline.declaration;
         writeln!(
@@ -112,6 +114,36 @@ impl fmt::Display for Report<'_> {
                 summary.output.display()
             )?;
         }
+        write!(f, "manifest   {}", recorded.manifest.display())?;
+        match &recorded.signature {
+            Some(sig) => writeln!(f, " (signed: {})", sig.display())?,
+            None => writeln!(f, " (not signed: pass --signing-key to sign it)")?,
+        }
+        writeln!(f, "report     {}", recorded.report.display())?;
+        if !recorded.encrypted.is_empty() {
+            let files: Vec<String> = recorded
+                .encrypted
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            writeln!(
+                f,
+                "encrypted  {}{}",
+                files.join(", "),
+                if recorded.plaintext_removed {
+                    " (the unencrypted extract is not kept)"
+                } else {
+                    ""
+                }
+            )?;
+        }
+        writeln!(
+            f,
+            "register   {}: entry {}, sha256 {}",
+            recorded.register.display(),
+            recorded.entry.seq,
+            recorded.entry.sha256
+        )?;
         if let (Some(report), Some(md)) = (&summary.microdata, &plan.pipeline.output.microdata) {
             let unit = match &md.person {
                 Some(person) => format!("persons (distinct {person})"),

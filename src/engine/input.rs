@@ -17,6 +17,8 @@ pub struct Input {
     /// CSV names its columns in its first row, which may be data if the header is missing.
     csv: bool,
     pub frame: LazyFrame,
+    /// One scan per file, in `files` order: for counting each file's rows.
+    parts: Vec<LazyFrame>,
 }
 
 impl Input {
@@ -50,6 +52,29 @@ impl Input {
     }
 
     /// Whether the input is CSV (its first line a header).
+    /// Each file's number of data rows, in `files` order (Parquet and IPC from their
+    /// metadata; CSV by reading the file once more).
+    pub fn rows_per_file(&self) -> Result<Vec<u64>, EngineError> {
+        self.files
+            .iter()
+            .zip(&self.parts)
+            .map(|(file, part)| {
+                let fail = |e: PolarsError| EngineError::Input {
+                    path: file.clone(),
+                    problem: safe_summary(&e),
+                };
+                let counted = part.clone().select([len()]).collect().map_err(fail)?;
+                let rows = counted
+                    .column("len")
+                    .and_then(|c| c.get(0))
+                    .map_err(fail)?
+                    .extract::<u64>()
+                    .unwrap_or(0);
+                Ok(rows)
+            })
+            .collect()
+    }
+
     pub fn is_csv(&self) -> bool {
         self.csv
     }
@@ -163,8 +188,8 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let frame = match frames.len() {
-        1 => frames.into_iter().next().expect("one frame"),
-        _ => concat(frames, UnionArgs::default()).map_err(|e| EngineError::Input {
+        1 => frames[0].clone(),
+        _ => concat(frames.clone(), UnionArgs::default()).map_err(|e| EngineError::Input {
             path: input.path.clone(),
             problem: safe_summary(&e),
         })?,
@@ -173,6 +198,7 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
         files,
         csv: format == Format::Csv,
         frame,
+        parts: frames,
     })
 }
 

@@ -43,6 +43,8 @@ pub struct ListReport {
 #[derive(Debug, Clone)]
 pub struct RunSummary {
     pub input_files: Vec<PathBuf>,
+    /// Each input file's data rows, in `input_files` order.
+    pub input_rows: Vec<u64>,
     pub rows_read: u64,
     pub rows_written: u64,
     /// Rows left out because a `drop_row` column had no canonical form.
@@ -62,6 +64,8 @@ pub struct RunSummary {
     /// What disclosure control did, for a table output.
     pub table: Option<super::TableReport>,
     pub output: PathBuf,
+    /// The output's columns and their types, as read back from the written file.
+    pub output_schema: Vec<(String, String)>,
 }
 
 /// The disclosure step of a microdata output.
@@ -313,8 +317,10 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
             })
         })
         .collect();
+    let output_schema = written_schema(&output, plan.pipeline.output.format)?;
     Ok(RunSummary {
         input_files: input.files.clone(),
+        input_rows: input.rows_per_file()?,
         rows_read: state.rows_read,
         rows_written: state.rows_written,
         rows_dropped: state.rows_dropped,
@@ -346,7 +352,38 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
         microdata,
         table: table_report,
         output,
+        output_schema,
     })
+}
+
+/// The columns and types of a written output, read back from its metadata (CSV: its
+/// header; every column is text).
+fn written_schema(
+    path: &std::path::Path,
+    format: Format,
+) -> Result<Vec<(String, String)>, EngineError> {
+    let fail = |e: PolarsError| EngineError::Output {
+        path: path.to_owned(),
+        problem: super::safe_summary(&e),
+    };
+    let text = path
+        .to_str()
+        .ok_or_else(|| EngineError::Internal("output path is not UTF-8".into()))?;
+    let text = PlRefPath::new(text);
+    let mut frame = match format {
+        Format::Parquet => LazyFrame::scan_parquet(text, ScanArgsParquet::default()),
+        Format::Ipc => LazyFrame::scan_ipc(text, Default::default(), Default::default()),
+        Format::Csv => LazyCsvReader::new(text)
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .finish(),
+    }
+    .map_err(fail)?;
+    let schema = frame.collect_schema().map_err(fail)?;
+    Ok(schema
+        .iter()
+        .map(|(name, dtype)| (name.to_string(), dtype.to_string()))
+        .collect())
 }
 
 /// The second pass of a microdata output: the first pass's records read back in

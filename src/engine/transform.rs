@@ -12,10 +12,10 @@ use super::EngineError;
 use super::bridge::{from_arrow_rs, to_arrow_rs};
 use super::lists::LoadedList;
 use crate::kernels::arrays::Strings;
-use crate::kernels::batch::{self, Expiry, KernelOutput, LinkSource, Tally};
+use crate::kernels::batch::{self, Encoder, Expiry, KernelOutput, LinkSource, Tally};
 use crate::kernels::canonical;
 use crate::kernels::generalise::{self, AgeBands, Buckets};
-use crate::kernels::keys::{MasterKey, Pseudonymiser, SPEC_VERSION};
+use crate::kernels::keys::{MasterKey, SPEC_VERSION};
 use crate::kernels::scrub::{ScrubCounts, Scrubber};
 use crate::plan::{Exclusion, ExclusionReason, Plan, Transform};
 use crate::spec::{Generalise, LinkPart, OnInvalid, PseudonymKind};
@@ -36,9 +36,9 @@ struct Prepared {
 enum Op {
     Keep(String),
     Scrub(String, Scrubber),
-    Bsn(Pseudonymiser, String),
-    Name(Pseudonymiser, Vec<String>),
-    Link(Pseudonymiser, Vec<LinkPart>),
+    Bsn(Encoder, String),
+    Name(Encoder, Vec<String>),
+    Link(Encoder, Vec<LinkPart>),
     Year(String),
     Month(String),
     AgeBand(String, NaiveDate, AgeBands),
@@ -158,14 +158,22 @@ impl BatchTransform {
                 let op = match &out.transform {
                     Transform::Keep { source } => Op::Keep(source.clone()),
                     Transform::Scrub { source } => Op::Scrub(source.clone(), Scrubber::new()),
-                    Transform::Pseudonymise { kind, parts } => {
-                        let p = domain.pseudonymiser(kind.as_str());
+                    Transform::Pseudonymise { kind, parts, token } => {
+                        let p = if *token {
+                            Encoder::Token(Box::new(key.tokeniser(domain_name, kind.as_str())))
+                        } else {
+                            Encoder::Pseudonym(domain.pseudonymiser(kind.as_str()))
+                        };
                         metadata.push((
                             out.name.clone(),
                             Metadata::from_iter(
                                 [
                                     ("doel.pseudonym.spec", SPEC_VERSION),
                                     ("doel.pseudonym.kind", kind.as_str()),
+                                    (
+                                        "doel.pseudonym.encoding",
+                                        if *token { "token" } else { "pseudonym" },
+                                    ),
                                     ("doel.pseudonym.domain", domain_name),
                                     ("doel.pseudonym.key_fingerprint", &fingerprint),
                                 ]

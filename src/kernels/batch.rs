@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use super::arrays::{Dates, KernelError, Numbers, Strings};
 use super::canonical;
 use super::generalise::{self, AgeBands, Buckets};
-use super::keys::{PSEUDONYM_HEX_LEN, Pseudonymiser, US};
+use super::keys::{PSEUDONYM_HEX_LEN, Pseudonymiser, Tokeniser, US};
 use super::scrub::{ScrubCounts, Scrubber};
 
 /// Rows per parallel task: large enough to amortise scheduling, small enough to balance.
@@ -258,29 +258,58 @@ fn check_lengths(expected: usize, arrays: &[&dyn Array]) -> Result<(), KernelErr
     }
 }
 
-/// Pseudonyms of BSNs (`kind = bsn`).
+/// What a canonical value becomes: a pseudonym (one-way) or a reversible token.
+pub enum Encoder {
+    Pseudonym(Pseudonymiser),
+    /// Boxed: the AES key schedule is large.
+    Token(Box<Tokeniser>),
+}
+
+/// The encoded column of `len` rows: `f` leaves each row's canonical form in
+/// `scratch.message`, or says why it has none.
+fn encoded_column(
+    encoder: &Encoder,
+    len: usize,
+    f: impl Fn(&mut NameScratch, usize) -> Outcome + Sync + Send,
+) -> KernelOutput {
+    match encoder {
+        Encoder::Pseudonym(p) => hex_column(len, NameScratch::default, |scratch, row, out| {
+            let outcome = f(scratch, row);
+            if outcome == Outcome::Value {
+                p.write_hex(&scratch.message, out);
+            }
+            outcome
+        }),
+        Encoder::Token(t) => text_column(len, NameScratch::default, |scratch, row, out| {
+            let outcome = f(scratch, row);
+            if outcome == Outcome::Value {
+                t.write_token(&scratch.message, out);
+            }
+            outcome
+        }),
+    }
+}
+
+/// Pseudonyms (or tokens) of BSNs (`kind = bsn`).
 pub fn pseudonymise_bsn(
-    p: &Pseudonymiser,
+    encoder: &Encoder,
     values: &dyn Array,
 ) -> Result<KernelOutput, KernelError> {
     let values = Strings::try_new(values)?;
-    Ok(hex_column(
-        values.len(),
-        || (),
-        |_, row, out| {
-            let v = values.get(row);
-            if canonical::is_blank(v) {
-                return Outcome::Rejected(Reason::Missing);
+    Ok(encoded_column(encoder, values.len(), |scratch, row| {
+        let v = values.get(row);
+        if canonical::is_blank(v) {
+            return Outcome::Rejected(Reason::Missing);
+        }
+        match v.and_then(canonical::bsn) {
+            Some(bsn) => {
+                scratch.message.clear();
+                scratch.message.extend_from_slice(&bsn);
+                Outcome::Value
             }
-            match v.and_then(canonical::bsn) {
-                Some(bsn) => {
-                    p.write_hex(&bsn, out);
-                    Outcome::Value
-                }
-                None => Outcome::Rejected(Reason::Invalid),
-            }
-        },
-    ))
+            None => Outcome::Rejected(Reason::Invalid),
+        }
+    }))
 }
 
 /// Reusable buffers for the name form, one set per parallel task.
@@ -305,10 +334,10 @@ fn name_outcome<'a>(
     }
 }
 
-/// Pseudonyms of names made of one or more parts (`kind = name`), e.g. voornaam,
-/// tussenvoegsel, achternaam.
+/// Pseudonyms (or tokens) of names made of one or more parts (`kind = name`), e.g.
+/// voornaam, tussenvoegsel, achternaam.
 pub fn pseudonymise_name(
-    p: &Pseudonymiser,
+    encoder: &Encoder,
     parts: &[&dyn Array],
 ) -> Result<KernelOutput, KernelError> {
     let parts: Vec<Strings> = parts
@@ -317,17 +346,14 @@ pub fn pseudonymise_name(
         .collect::<Result<_, _>>()?;
     let len = parts.first().map_or(0, Strings::len);
     check_lengths(len, &parts_as_arrays(&parts))?;
-    Ok(hex_column(
-        len,
-        NameScratch::default,
-        |scratch, row, out| {
-            let outcome = name_outcome(parts.iter().map(|s| s.get(row)), scratch);
-            if outcome == Outcome::Value {
-                p.write_hex(scratch.name.as_bytes(), out);
-            }
-            outcome
-        },
-    ))
+    Ok(encoded_column(encoder, len, |scratch, row| {
+        let outcome = name_outcome(parts.iter().map(|s| s.get(row)), scratch);
+        if outcome == Outcome::Value {
+            scratch.message.clear();
+            scratch.message.extend_from_slice(scratch.name.as_bytes());
+        }
+        outcome
+    }))
 }
 
 fn parts_as_arrays<'a>(parts: &[Strings<'a>]) -> Vec<&'a dyn Array> {
@@ -352,10 +378,11 @@ enum LinkPart<'a> {
     Name(Vec<Strings<'a>>),
 }
 
-/// Pseudonyms of composite linkage keys (`kind = link`): the parts' canonical forms
-/// joined with `US`, in the order given (`spec/pseudonyms-v1.md §Canonical forms`, `link`).
+/// Pseudonyms (or tokens) of composite linkage keys (`kind = link`): the parts' canonical
+/// forms joined with `US`, in the order given (`spec/pseudonyms-v1.md §Canonical forms`,
+/// `link`).
 pub fn pseudonymise_link(
-    p: &Pseudonymiser,
+    encoder: &Encoder,
     sources: &[LinkSource],
 ) -> Result<KernelOutput, KernelError> {
     let mut parts = Vec::with_capacity(sources.len());
@@ -378,33 +405,28 @@ pub fn pseudonymise_link(
     }
     let len = arrays.first().map_or(0, |a| a.len());
     check_lengths(len, &arrays)?;
-    Ok(hex_column(
-        len,
-        NameScratch::default,
-        |scratch, row, out| {
-            scratch.message.clear();
-            for (i, part) in parts.iter().enumerate() {
-                if i > 0 {
-                    scratch.message.push(US);
-                }
-                match part {
-                    LinkPart::Date(dates) => match dates.get(row) {
-                        Ok(d) => write_iso(&mut scratch.message, d),
-                        Err(reason) => return Outcome::Rejected(reason),
-                    },
-                    LinkPart::Name(names) => {
-                        let outcome = name_outcome(names.iter().map(|s| s.get(row)), scratch);
-                        if outcome != Outcome::Value {
-                            return outcome;
-                        }
-                        scratch.message.extend_from_slice(scratch.name.as_bytes());
+    Ok(encoded_column(encoder, len, |scratch, row| {
+        scratch.message.clear();
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                scratch.message.push(US);
+            }
+            match part {
+                LinkPart::Date(dates) => match dates.get(row) {
+                    Ok(d) => write_iso(&mut scratch.message, d),
+                    Err(reason) => return Outcome::Rejected(reason),
+                },
+                LinkPart::Name(names) => {
+                    let outcome = name_outcome(names.iter().map(|s| s.get(row)), scratch);
+                    if outcome != Outcome::Value {
+                        return outcome;
                     }
+                    scratch.message.extend_from_slice(scratch.name.as_bytes());
                 }
             }
-            p.write_hex(&scratch.message, out);
-            Outcome::Value
-        },
-    ))
+        }
+        Outcome::Value
+    }))
 }
 
 fn write_iso(out: &mut Vec<u8>, d: NaiveDate) {
@@ -671,7 +693,7 @@ mod tests {
             Some("1234.56.782"),
         ]);
         let p = pseudonymiser("bsn");
-        let (out, tally) = pseudonymise_bsn(&p, &values).unwrap();
+        let (out, tally) = pseudonymise_bsn(&Encoder::Pseudonym(p.clone()), &values).unwrap();
         let out = out.as_string::<i32>();
         assert_eq!(out.value(0), p.pseudonym(b"123456782"));
         assert_eq!(out.value(4), out.value(0));
@@ -680,8 +702,23 @@ mod tests {
     }
 
     #[test]
+    fn token_kernel_matches_the_tokeniser_and_opens_back() {
+        let key = MasterKey::from_bytes([1; 32]);
+        let values = StringArray::from(vec![Some("1234.56.782"), Some("123456789"), None]);
+        let encoder = Encoder::Token(Box::new(key.tokeniser("d", "bsn")));
+        let (out, tally) = pseudonymise_bsn(&encoder, &values).unwrap();
+        let out = out.as_string::<i32>();
+        let t = key.tokeniser("d", "bsn");
+        assert_eq!(out.value(0), t.token(b"123456782"));
+        assert_eq!(t.open(out.value(0)).unwrap().as_slice(), b"123456782");
+        assert!(key.tokeniser("d", "name").open(out.value(0)).is_none());
+        assert!(key.tokeniser("e", "bsn").open(out.value(0)).is_none());
+        assert_eq!((out.null_count(), tally.invalid, tally.missing), (2, 1, 1));
+    }
+
+    #[test]
     fn kernels_accept_every_string_layout() {
-        let p = pseudonymiser("name");
+        let p = Encoder::Pseudonym(pseudonymiser("name"));
         let utf8 = StringArray::from(vec!["Zoë"]);
         let view = StringViewArray::from(vec!["zoe"]);
         let large = LargeStringArray::from(vec!["ZOE"]);

@@ -308,7 +308,13 @@ pub struct Risk {
     pub least_diverse: Option<u64>,
     pub records_suppressed: u64,
     pub classes_suppressed: u64,
+    /// Released classes by their number of records: entry i counts the classes of at
+    /// least `CLASS_SIZE_BOUNDS[i]` records and fewer than the next bound.
+    pub class_sizes: [u64; CLASS_SIZE_BOUNDS.len()],
 }
+
+/// The lower bounds of the class-size histogram in [`Risk`].
+pub const CLASS_SIZE_BOUNDS: [u64; 10] = [1, 2, 3, 5, 10, 20, 50, 100, 500, 1000];
 
 /// The risk summary of `classes` (already recoded) when the failing ones are suppressed.
 pub fn risk(classes: &Classes, requirement: &Requirement) -> Risk {
@@ -316,6 +322,11 @@ pub fn risk(classes: &Classes, requirement: &Requirement) -> Risk {
     for stats in classes.map.values() {
         if requirement.holds(stats) {
             risk.classes += 1;
+            let bucket = CLASS_SIZE_BOUNDS
+                .iter()
+                .rposition(|&b| stats.records >= b)
+                .unwrap_or(0);
+            risk.class_sizes[bucket] += 1;
             let size = requirement.size(stats);
             risk.smallest = Some(risk.smallest.map_or(size, |s| s.min(size)));
             if requirement.l.is_some() {

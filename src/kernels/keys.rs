@@ -20,6 +20,9 @@ pub const US: u8 = 0x1f;
 /// Length of a pseudonym in hex characters (the first 16 bytes of the HMAC).
 pub const PSEUDONYM_HEX_LEN: usize = 32;
 
+/// What every token starts with (`spec/pseudonyms-v1.md §Reversible token`).
+pub const TOKEN_PREFIX: &str = "t1.";
+
 /// The name of this contract, recorded with every pseudonym column.
 pub const SPEC_VERSION: &str = "pseudonyms-v1";
 
@@ -106,8 +109,8 @@ pub struct Tokeniser {
 }
 
 impl Tokeniser {
-    /// The token of a canonical value.
-    pub fn token(&self, canonical: &[u8]) -> String {
+    /// Append the token of a canonical value to `out`.
+    pub fn write_token(&self, canonical: &[u8], out: &mut Vec<u8>) {
         let mut mac = self.nonce.clone();
         mac.update(canonical);
         let digest = mac.finalize().into_bytes();
@@ -126,7 +129,47 @@ impl Tokeniser {
         let mut raw = Vec::with_capacity(12 + sealed.len());
         raw.extend_from_slice(&nonce);
         raw.extend_from_slice(&sealed);
-        format!("t1.{}", URL_SAFE_NO_PAD.encode(raw))
+        out.extend_from_slice(TOKEN_PREFIX.as_bytes());
+        let start = out.len();
+        out.resize(
+            start + base64::encoded_len(raw.len(), false).unwrap_or(0),
+            0,
+        );
+        let written = URL_SAFE_NO_PAD
+            .encode_slice(&raw, &mut out[start..])
+            .expect("buffer sized by encoded_len");
+        out.truncate(start + written);
+    }
+
+    /// The token of a canonical value.
+    pub fn token(&self, canonical: &[u8]) -> String {
+        let mut out = Vec::new();
+        self.write_token(canonical, &mut out);
+        String::from_utf8(out).expect("base64 is ASCII")
+    }
+
+    /// The canonical value inside a token of this domain and kind; `None` when the token
+    /// is malformed, of another kind or domain, made with another key, or altered.
+    pub fn open(&self, token: &str) -> Option<Zeroizing<Vec<u8>>> {
+        let raw = URL_SAFE_NO_PAD
+            .decode(token.strip_prefix(TOKEN_PREFIX)?)
+            .ok()?;
+        if raw.len() < 12 + 16 {
+            return None;
+        }
+        let (nonce, sealed) = raw.split_at(12);
+        let nonce = aes_gcm::aead::Nonce::<Aes256Gcm>::try_from(nonce).ok()?;
+        let canonical = self
+            .cipher
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: sealed,
+                    aad: self.kind.as_bytes(),
+                },
+            )
+            .ok()?;
+        Some(Zeroizing::new(canonical))
     }
 }
 

@@ -108,6 +108,8 @@ pub enum Transform {
     Pseudonymise {
         kind: PseudonymKind,
         parts: Vec<LinkPart>,
+        /// A reversible token rather than a pseudonym.
+        token: bool,
     },
     Generalise {
         source: String,
@@ -144,7 +146,12 @@ impl OutputColumn {
         match &self.transform {
             Transform::Keep { .. } => "keep".into(),
             Transform::Scrub { .. } => "scrub identifiers from free text".into(),
-            Transform::Pseudonymise { kind, .. } => format!("pseudonymise ({})", kind.as_str()),
+            Transform::Pseudonymise {
+                kind, token: false, ..
+            } => format!("pseudonymise ({})", kind.as_str()),
+            Transform::Pseudonymise {
+                kind, token: true, ..
+            } => format!("token ({}, reversible by the key holder)", kind.as_str()),
             Transform::Generalise { to, .. } => {
                 format!("generalise to {}", describe_generalise(to))
             }
@@ -369,11 +376,13 @@ impl Plan {
                     sources,
                     output,
                     on_invalid,
+                    token,
                 } => (
                     output,
                     Transform::Pseudonymise {
                         kind: *kind,
                         parts: sources.clone(),
+                        token: *token,
                     },
                     *on_invalid,
                 ),
@@ -689,7 +698,7 @@ beperkt = { type = "boolean", category = "restriction", subjects = ["child"] }
 
     fn pipeline(columns: &str) -> Pipeline {
         let text = format!(
-            "[pipeline]\nname='t'\npurpose='management'\nlegal_basis='public-task'\nrecipient='r'\npseudonym_domain='d'\ncatalogue='c.toml'\n[input]\npath='i.csv'\n[output]\npath='o.csv'\n[exclusions]\nrestricted='beperkt'\n[columns]\n{columns}"
+            "[pipeline]\nname='t'\npurpose='management'\nlegal_basis='public-task'\nrecipient='r'\ncontroller='c'\ncontact='fg'\nrecipient_retention='1y'\npseudonym_domain='d'\ncatalogue='c.toml'\n[input]\npath='i.csv'\n[output]\npath='o.csv'\n[exclusions]\nrestricted='beperkt'\n[columns]\n{columns}"
         );
         Pipeline::parse(Path::new("p.toml"), &text).unwrap()
     }

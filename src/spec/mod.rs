@@ -14,6 +14,6 @@ pub use pipeline::{
     OnViolation, PseudonymKind, Purpose,
 };
 pub use validate::{
-    Column, Exception, Generalise, HierarchyStep, Input, LinkPart, Microdata, Operation, Output,
-    Pipeline, SmallArea, SpecError, Table,
+    Column, Delivery, Exception, Generalise, HierarchyStep, Input, LinkPart, Microdata, Operation,
+    Output, Pipeline, SmallArea, SpecError, Table,
 };

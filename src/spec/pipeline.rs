@@ -16,6 +16,9 @@ pub struct PipelineFile {
     /// Special-category columns released under an exception of GDPR art. 9(2), by column.
     #[serde(default)]
     pub exceptions: std::collections::BTreeMap<String, ExceptionSpec>,
+    /// Encrypted delivery to the recipient.
+    #[serde(default)]
+    pub delivery: Option<DeliverySpec>,
     /// Disclosure control of a `kind = "microdata"` output.
     #[serde(default)]
     pub microdata: Option<MicrodataSpec>,
@@ -34,6 +37,17 @@ pub struct Declaration {
     pub purpose: Purpose,
     pub legal_basis: LegalBasis,
     pub recipient: String,
+    /// The controller (*verwerkingsverantwoordelijke*): the organisation answerable for
+    /// the extract.
+    pub controller: String,
+    /// Whom to ask about it: the privacy officer (FG/DPO), by e-mail or phone.
+    pub contact: String,
+    /// How long the recipient may keep the extract, e.g. "5 years after the study ends".
+    pub recipient_retention: String,
+    /// Organisational security measures beside those doel applies (recorded in the
+    /// manifest), e.g. "processing agreement of 2026-03-01".
+    #[serde(default)]
+    pub security_measures: Vec<String>,
     /// One pseudonym domain per recipient or study: pseudonyms link within it only.
     pub pseudonym_domain: String,
     /// The data catalogue of the export (a path, relative to the current directory).
@@ -43,6 +57,16 @@ pub struct Declaration {
     pub bsn_basis: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+}
+
+/// `[delivery]`: the outputs and manifest also written encrypted to the recipients.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySpec {
+    /// The recipients' age public keys (`age1…`).
+    pub recipients: Vec<String>,
+    /// Keep the unencrypted outputs beside the `.age` files (default true).
+    pub keep_plaintext: Option<bool>,
 }
 
 /// Why a special-category column may be released (`[exceptions.COLUMN]`).
@@ -321,7 +345,7 @@ pub enum AreaAction {
 #[serde(deny_unknown_fields)]
 pub struct ColumnSpec {
     pub action: Option<Action>,
-    /// `pseudonymise`: which canonical form (`bsn`, `name`, `link`).
+    /// `pseudonymise` and `token`: which canonical form (`bsn`, `name`, `link`).
     pub kind: Option<PseudonymKind>,
     /// The output column's name, when it differs from the entry's name.
     #[serde(rename = "as")]
@@ -349,6 +373,8 @@ pub enum Action {
     Keep,
     Drop,
     Pseudonymise,
+    /// Like `pseudonymise`, but reversible by the key's holder (`doel reidentify`).
+    Token,
     Generalise,
     /// Free text with BSNs, IBANs, e-mail addresses, phone numbers and postcodes replaced.
     Scrub,
@@ -360,6 +386,7 @@ impl Action {
             Self::Keep => "keep",
             Self::Drop => "drop",
             Self::Pseudonymise => "pseudonymise",
+            Self::Token => "token",
             Self::Generalise => "generalise",
             Self::Scrub => "scrub",
         }

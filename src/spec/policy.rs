@@ -309,7 +309,8 @@ fn describe(column: &Column) -> &'static str {
         Operation::Keep { .. } => "keep",
         Operation::Drop { .. } => "drop",
         Operation::Scrub { .. } => "scrub",
-        Operation::Pseudonymise { .. } => "pseudonymise",
+        Operation::Pseudonymise { token: false, .. } => "pseudonymise",
+        Operation::Pseudonymise { token: true, .. } => "token",
         Operation::Generalise { .. } => "generalise",
     }
 }
@@ -336,7 +337,7 @@ beperkt = { type = "boolean", category = "restriction", subjects = ["child"] }
 
     fn findings(purpose: &str, extra_pipeline: &str, rest: &str) -> Findings {
         let text = format!(
-            "[pipeline]\nname='t'\npurpose='{purpose}'\nlegal_basis='{}'\nrecipient='r'\npseudonym_domain='d'\ncatalogue='c.toml'\n{extra_pipeline}\n[input]\npath='i.csv'\n[output]\npath='o.csv'\n{rest}",
+            "[pipeline]\nname='t'\npurpose='{purpose}'\nlegal_basis='{}'\nrecipient='r'\ncontroller='c'\ncontact='fg'\nrecipient_retention='1y'\npseudonym_domain='d'\ncatalogue='c.toml'\n{extra_pipeline}\n[input]\npath='i.csv'\n[output]\npath='o.csv'\n{rest}",
             if purpose == "legal-obligation" {
                 "legal-obligation"
             } else {
@@ -504,7 +505,7 @@ beperkt = { type = "boolean", category = "restriction", subjects = ["child"] }
         .unwrap();
         let text = |purpose: &str, exclusions: &str| {
             format!(
-                "[pipeline]\nname='t'\npurpose='{purpose}'\nlegal_basis='public-task'\nrecipient='r'\npseudonym_domain='d'\ncatalogue='c.toml'\n[input]\npath='i.csv'\n[output]\npath='o.csv'\n{exclusions}[columns]\nsoort='keep'"
+                "[pipeline]\nname='t'\npurpose='{purpose}'\nlegal_basis='public-task'\nrecipient='r'\ncontroller='c'\ncontact='fg'\nrecipient_retention='1y'\npseudonym_domain='d'\ncatalogue='c.toml'\n[input]\npath='i.csv'\n[output]\npath='o.csv'\n{exclusions}[columns]\nsoort='keep'"
             )
         };
         let rules = |purpose: &str, exclusions: &str| {
@@ -532,7 +533,7 @@ beperkt = { type = "boolean", category = "restriction", subjects = ["child"] }
 
     #[test]
     fn purpose_and_basis_must_agree_and_stale_exceptions_are_noted() {
-        let text = "[pipeline]\nname='t'\npurpose='legal-obligation'\nlegal_basis='consent'\nrecipient='r'\npseudonym_domain='d'\ncatalogue='c.toml'\n[input]\npath='i.csv'\n[output]\npath='o.csv'\n[exclusions]\nrestricted='beperkt'\n[exceptions.soort]\nground='health-care'\nnecessity='n'\n[columns]\nsoort='keep'";
+        let text = "[pipeline]\nname='t'\npurpose='legal-obligation'\nlegal_basis='consent'\nrecipient='r'\ncontroller='c'\ncontact='fg'\nrecipient_retention='1y'\npseudonym_domain='d'\ncatalogue='c.toml'\n[input]\npath='i.csv'\n[output]\npath='o.csv'\n[exclusions]\nrestricted='beperkt'\n[exceptions.soort]\nground='health-care'\nnecessity='n'\n[columns]\nsoort='keep'";
         let pipeline = Pipeline::parse(Path::new("p.toml"), text).unwrap();
         let catalogue = Catalogue::parse(Path::new("c.toml"), CATALOGUE).unwrap();
         let f = check(&pipeline, &catalogue);

@@ -86,6 +86,16 @@ pub struct Pipeline {
     pub exceptions: Vec<Exception>,
     /// In file order.
     pub columns: Vec<Column>,
+    /// Encrypted delivery, if the pipeline asks for it.
+    pub delivery: Option<Delivery>,
+}
+
+/// A validated `[delivery]` section.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// age X25519 public keys (`age1…`), each checked to parse.
+    pub recipients: Vec<String>,
+    pub keep_plaintext: bool,
 }
 
 /// A declared exception to the ban on special categories, for one input column.
@@ -226,6 +236,8 @@ pub enum Operation {
         sources: Vec<LinkPart>,
         output: String,
         on_invalid: OnInvalid,
+        /// `action = "token"`: a reversible token rather than a pseudonym.
+        token: bool,
     },
     Generalise {
         source: String,
@@ -286,6 +298,9 @@ impl Pipeline {
         for (field, value) in [
             ("name", &file.pipeline.name),
             ("recipient", &file.pipeline.recipient),
+            ("controller", &file.pipeline.controller),
+            ("contact", &file.pipeline.contact),
+            ("recipient_retention", &file.pipeline.recipient_retention),
             ("pseudonym_domain", &file.pipeline.pseudonym_domain),
             ("catalogue", &file.pipeline.catalogue),
         ] {
@@ -423,7 +438,30 @@ impl Pipeline {
                 });
             }
         }
+        let delivery = match &file.delivery {
+            None => None,
+            Some(d) => {
+                if d.recipients.is_empty() {
+                    return Err(invalid(
+                        "[delivery] recipients is empty: name the recipients' age public keys (age1…)".into(),
+                    ));
+                }
+                for (i, r) in d.recipients.iter().enumerate() {
+                    if r.trim().parse::<age::x25519::Recipient>().is_err() {
+                        return Err(invalid(format!(
+                            "[delivery] recipients[{}] is not an age public key (age1… as `age-keygen` prints it)",
+                            i + 1
+                        )));
+                    }
+                }
+                Some(Delivery {
+                    recipients: d.recipients.iter().map(|r| r.trim().to_owned()).collect(),
+                    keep_plaintext: d.keep_plaintext.unwrap_or(true),
+                })
+            }
+        };
         Ok(Self {
+            delivery,
             path: path.to_owned(),
             declaration: file.pipeline,
             input: Input {
@@ -674,7 +712,7 @@ fn column(entry: &str, value: &toml::Value) -> Result<Column, String> {
         toml::Value::String(s) => {
             let action = Action::deserialize(toml::Value::String(s.clone())).map_err(|_| {
                 format!(
-                    "unknown action \"{s}\"; expected keep, drop, pseudonymise, generalise or scrub"
+                    "unknown action \"{s}\"; expected keep, drop, pseudonymise, token, generalise or scrub"
                 )
             })?;
             ColumnSpec {
@@ -698,8 +736,10 @@ fn column(entry: &str, value: &toml::Value) -> Result<Column, String> {
     let allowed: &[&str] = match (action, spec.kind, spec.to) {
         (Action::Keep | Action::Scrub, ..) => &["as"],
         (Action::Drop, ..) => &[],
-        (Action::Pseudonymise, Some(PseudonymKind::Bsn), _) => &["kind", "as", "on_invalid"],
-        (Action::Pseudonymise, ..) => &["kind", "as", "from", "on_invalid"],
+        (Action::Pseudonymise | Action::Token, Some(PseudonymKind::Bsn), _) => {
+            &["kind", "as", "on_invalid"]
+        }
+        (Action::Pseudonymise | Action::Token, ..) => &["kind", "as", "from", "on_invalid"],
         (Action::Generalise, Some(_), _) => &[],
         (Action::Generalise, None, Some(Generalisation::AgeBand)) => {
             &["to", "as", "on_invalid", "bands"]
@@ -741,7 +781,7 @@ fn column(entry: &str, value: &toml::Value) -> Result<Column, String> {
         Action::Drop => Operation::Drop {
             source: entry.to_owned(),
         },
-        Action::Pseudonymise => {
+        Action::Pseudonymise | Action::Token => {
             let kind = spec.kind.ok_or("missing key `kind` (bsn, name or link)")?;
             let sources = match kind {
                 PseudonymKind::Bsn => vec![LinkPart::Name(vec![entry.to_owned()])],
@@ -761,6 +801,7 @@ fn column(entry: &str, value: &toml::Value) -> Result<Column, String> {
                 sources,
                 output,
                 on_invalid: spec.on_invalid.unwrap_or(default),
+                token: action == Action::Token,
             }
         }
         Action::Generalise => {
@@ -870,6 +911,9 @@ name = "t"
 purpose = "research"
 legal_basis = "public-task"
 recipient = "r"
+controller = "c"
+contact = "fg@example.org"
+recipient_retention = "1 year"
 pseudonym_domain = "d"
 catalogue = "c.toml"
 [input]

@@ -1,0 +1,212 @@
+//! The processing register: an append-only JSON Lines file, one entry per run (a summary
+//! of its manifest) or re-identification. Each entry holds its sequence number and the
+//! SHA-256 of the previous entry's line, so an edited, removed or reordered entry breaks
+//! the chain at a place `verify` names. An entry removed from the end leaves a shorter but
+//! intact chain: it is detected against a head hash noted earlier (`--head`).
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::AuditError;
+
+const WHAT: &str = "register";
+
+/// The `prev` of the first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Where an entry went: its number and the SHA-256 of its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: u64,
+    pub sha256: String,
+}
+
+fn line_hash(line: &[u8]) -> String {
+    hex::encode(Sha256::digest(line))
+}
+
+/// Append `body` (a JSON object; `seq` and `prev` are set here) to the register at
+/// `path`, creating it if needed. Concurrent runs take turns on an exclusive lock. The
+/// line is written with one `write` and synced before the lock is released.
+pub fn append(path: &Path, body: Map<String, Value>) -> Result<Appended, AuditError> {
+    let fail = |e: &std::io::Error| AuditError::file(WHAT, path, e);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| fail(&e))?;
+    file.lock().map_err(|e| fail(&e))?;
+    let last = last_line(&mut file).map_err(|e| fail(&e))?;
+    let (seq, prev) = match last {
+        None => (1, GENESIS.to_owned()),
+        Some(Tail::Torn) => {
+            return Err(AuditError::Malformed {
+                what: WHAT,
+                path: path.to_owned(),
+                problem: "its last entry is incomplete (a write was cut off); nothing was appended"
+                    .into(),
+            });
+        }
+        Some(Tail::Line(line)) => {
+            let seq = serde_json::from_slice::<Value>(&line)
+                .ok()
+                .and_then(|v| v.get("seq").and_then(Value::as_u64))
+                .ok_or_else(|| AuditError::Malformed {
+                    what: WHAT,
+                    path: path.to_owned(),
+                    problem: "its last entry is not a register entry; nothing was appended".into(),
+                })?;
+            (seq + 1, line_hash(&line))
+        }
+    };
+    let mut entry = Map::new();
+    entry.insert("seq".into(), seq.into());
+    entry.insert("prev".into(), prev.into());
+    entry.extend(body);
+    let mut line = serde_json::to_vec(&Value::Object(entry)).expect("an entry serialises");
+    let sha256 = line_hash(&line);
+    line.push(b'\n');
+    file.write_all(&line).map_err(|e| fail(&e))?;
+    file.sync_all().map_err(|e| fail(&e))?;
+    Ok(Appended { seq, sha256 })
+}
+
+enum Tail {
+    Line(Vec<u8>),
+    /// The file does not end with a newline.
+    Torn,
+}
+
+/// The last line of the file (without its newline), reading backwards from the end.
+fn last_line(file: &mut File) -> std::io::Result<Option<Tail>> {
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(None);
+    }
+    let mut window = 4096u64;
+    loop {
+        let start = len.saturating_sub(window);
+        file.seek(SeekFrom::Start(start))?;
+        let mut buf = Vec::with_capacity((len - start) as usize);
+        Read::take(&mut *file, len - start).read_to_end(&mut buf)?;
+        if buf.last() != Some(&b'\n') {
+            return Ok(Some(Tail::Torn));
+        }
+        let body = &buf[..buf.len() - 1];
+        match body.iter().rposition(|&b| b == b'\n') {
+            Some(i) => return Ok(Some(Tail::Line(body[i + 1..].to_vec()))),
+            None if start == 0 => return Ok(Some(Tail::Line(body.to_vec()))),
+            None => window *= 4,
+        }
+    }
+}
+
+/// One entry as read back.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub seq: u64,
+    pub sha256: String,
+    pub fields: Map<String, Value>,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub entries: Vec<Entry>,
+    /// The first break in the chain, in words (line numbers from 1); `None`: intact.
+    pub problem: Option<String>,
+}
+
+/// Read the register and check its chain; stops at the first break.
+pub fn verify(path: &Path) -> Result<Verified, AuditError> {
+    let bytes = std::fs::read(path).map_err(|e| AuditError::file(WHAT, path, &e))?;
+    let mut entries = Vec::new();
+    let mut prev = GENESIS.to_owned();
+    let mut problem = None;
+    let lines: Vec<&[u8]> = bytes.split_inclusive(|&b| b == b'\n').collect();
+    for (i, raw) in lines.iter().enumerate() {
+        let n = i as u64 + 1;
+        let Some(line) = raw.strip_suffix(b"\n") else {
+            problem = Some(format!(
+                "line {n}: the entry is incomplete (a write was cut off)"
+            ));
+            break;
+        };
+        let fields = match serde_json::from_slice::<Value>(line) {
+            Ok(Value::Object(map)) => map,
+            _ => {
+                problem = Some(format!(
+                    "line {n}: not a register entry (not a JSON object)"
+                ));
+                break;
+            }
+        };
+        let seq = fields.get("seq").and_then(Value::as_u64);
+        let recorded_prev = fields.get("prev").and_then(Value::as_str);
+        match (seq, recorded_prev) {
+            (Some(seq), _) if seq != n => {
+                let moved = lines.iter().position(|l| {
+                    serde_json::from_slice::<Value>(l.strip_suffix(b"\n").unwrap_or(l))
+                        .ok()
+                        .and_then(|v| v.get("seq").and_then(Value::as_u64))
+                        == Some(n)
+                });
+                problem = Some(match moved {
+                    Some(at) => format!(
+                        "line {n} holds entry {seq} and line {} holds entry {n}: entries were reordered",
+                        at + 1
+                    ),
+                    None if seq > n => format!(
+                        "line {n} holds entry {seq}: entr{} {n}{} removed",
+                        if seq == n + 1 { "y" } else { "ies" },
+                        if seq == n + 1 {
+                            " was".to_owned()
+                        } else {
+                            format!("–{} were", seq - 1)
+                        }
+                    ),
+                    None => format!("line {n} holds entry {seq}: an entry was copied"),
+                });
+                break;
+            }
+            (Some(_), Some(p)) if p == prev => {}
+            (Some(_), Some(_)) => {
+                problem = Some(if n == 1 {
+                    "line 1: entry 1 does not start the chain: it was changed, or entries before it were removed".to_owned()
+                } else {
+                    format!(
+                        "line {n}: entry {n} does not match entry {} before it: entry {} was changed (or entry {n} itself)",
+                        n - 1,
+                        n - 1
+                    )
+                });
+                break;
+            }
+            _ => {
+                problem = Some(format!("line {n}: the entry lacks `seq` or `prev`"));
+                break;
+            }
+        }
+        let sha256 = line_hash(line);
+        prev.clone_from(&sha256);
+        entries.push(Entry {
+            seq: n,
+            sha256,
+            fields,
+        });
+    }
+    Ok(Verified { entries, problem })
+}
+
+/// The default register: `doel-register.jsonl` beside the output.
+pub fn default_path(output: &Path) -> PathBuf {
+    super::files::dir_of(output).join("doel-register.jsonl")
+}

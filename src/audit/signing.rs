@@ -1,0 +1,83 @@
+//! Ed25519 signatures over manifests. The signing key file holds the 32-byte secret seed
+//! as 64 hex characters (mode 0600, like the pseudonym key); the public key file beside
+//! it (`FILE.pub`) holds the 32-byte public key as 64 hex characters, to hand to anyone
+//! who must verify. A signature file holds the 64-byte signature as 128 hex characters.
+
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use zeroize::Zeroizing;
+
+use super::AuditError;
+
+/// The signing key, loaded. Not `Debug`: its bytes never reach a log.
+pub struct SigningSecret(SigningKey);
+
+impl SigningSecret {
+    /// Parse a signing key file's contents: 64 hex characters and an optional newline.
+    pub fn from_file_contents(contents: &[u8]) -> Option<Self> {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        let hex_part = contents.strip_suffix(b"\n").unwrap_or(contents);
+        hex::decode_to_slice(hex_part, seed.as_mut()).ok()?;
+        Some(Self(SigningKey::from_bytes(&seed)))
+    }
+
+    /// A new random key.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        getrandom::fill(seed.as_mut())?;
+        Ok(Self(SigningKey::from_bytes(&seed)))
+    }
+
+    /// The key file form: 64 hex characters and a newline.
+    pub fn to_file_contents(&self) -> Zeroizing<String> {
+        let mut s = Zeroizing::new(hex::encode(self.0.to_bytes()));
+        s.push('\n');
+        s
+    }
+
+    /// The public key, as 64 hex characters.
+    pub fn public_hex(&self) -> String {
+        hex::encode(self.0.verifying_key().to_bytes())
+    }
+
+    /// The signature of `message`, as 128 hex characters.
+    pub fn sign(&self, message: &[u8]) -> String {
+        hex::encode(self.0.sign(message).to_bytes())
+    }
+}
+
+/// Where the public key of the signing key `path` goes: `PATH.pub`.
+pub fn public_path(secret: &Path) -> PathBuf {
+    super::manifest::with_suffix(secret, ".pub")
+}
+
+/// Where the signature of the manifest `path` goes: `PATH.sig`.
+pub fn signature_path(manifest: &Path) -> PathBuf {
+    super::manifest::with_suffix(manifest, ".sig")
+}
+
+/// Read a public key file (64 hex characters and an optional newline).
+pub fn load_public(path: &Path) -> Result<VerifyingKey, AuditError> {
+    let text = std::fs::read(path).map_err(|e| AuditError::file("public key", path, &e))?;
+    let malformed = || {
+        AuditError::Malformed {
+        what: "public key",
+        path: path.to_owned(),
+        problem: "not an Ed25519 public key: expected 64 hex characters (the .pub file `doel keygen --signing` wrote)".into(),
+    }
+    };
+    let trimmed = String::from_utf8_lossy(&text).trim().to_owned();
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(&trimmed, &mut bytes).map_err(|_| malformed())?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| malformed())
+}
+
+/// Whether `signature` (the text of a signature file) is `key`'s signature of `message`.
+pub fn verify(key: &VerifyingKey, message: &[u8], signature: &str) -> bool {
+    let mut bytes = [0u8; 64];
+    if hex::decode_to_slice(signature.trim(), &mut bytes).is_err() {
+        return false;
+    }
+    key.verify(message, &Signature::from_bytes(&bytes)).is_ok()
+}

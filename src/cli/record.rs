@@ -1,0 +1,274 @@
+//! After a run: hash what was read and written, write the manifest (signed when a
+//! signing key is given), the HTML report and the encrypted copies, and append the
+//! register entry — in that order, so that a register entry always points at a complete
+//! manifest. When a step fails, the files this run wrote are removed: an extract is
+//! delivered with its manifest or not at all.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use crate::audit::manifest::{self, FileRecord, Manifest, OutputRecord, RunFacts};
+use crate::audit::register::{self, Appended};
+use crate::audit::signing::{self, SigningSecret};
+use crate::audit::{AuditError, delivery, html, sha256_file, write_atomic};
+use crate::engine::RunSummary;
+use crate::plan::Plan;
+
+/// What the accountability step wrote.
+pub struct Recorded {
+    pub manifest: PathBuf,
+    pub manifest_sha256: String,
+    pub signature: Option<PathBuf>,
+    pub report: PathBuf,
+    /// `.age` copies, in the order written.
+    pub encrypted: Vec<PathBuf>,
+    /// The extract was removed after encryption (`keep_plaintext = false`).
+    pub plaintext_removed: bool,
+    pub register: PathBuf,
+    pub entry: Appended,
+}
+
+/// The run's context, beside the plan and the summary.
+pub struct Context<'a> {
+    pub run_id: String,
+    pub started: String,
+    pub key_fingerprint: String,
+    pub signing: Option<&'a SigningSecret>,
+    pub register: PathBuf,
+}
+
+/// Record a completed run. On failure, the extract and everything written here are
+/// removed.
+pub fn record(plan: &Plan, summary: &RunSummary, context: Context) -> Result<Recorded, AuditError> {
+    let mut written: Vec<PathBuf> = vec![summary.output.clone()];
+    let result = write_all(plan, summary, &context, &mut written);
+    if result.is_err() {
+        for path in &written {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    result
+}
+
+fn hash(what: &'static str, path: &Path) -> Result<(String, u64), AuditError> {
+    sha256_file(path).map_err(|e| AuditError::File {
+        what,
+        path: path.to_owned(),
+        problem: e.kind().to_string(),
+    })
+}
+
+fn file_record(
+    what: &'static str,
+    path: &Path,
+    rows: Option<u64>,
+    role: Option<&str>,
+) -> Result<FileRecord, AuditError> {
+    let (sha256, bytes) = hash(what, path)?;
+    Ok(FileRecord {
+        path: path.display().to_string(),
+        sha256,
+        bytes,
+        rows,
+        role: role.map(String::from),
+    })
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn write_all(
+    plan: &Plan,
+    summary: &RunSummary,
+    context: &Context,
+    written: &mut Vec<PathBuf>,
+) -> Result<Recorded, AuditError> {
+    let output = &summary.output;
+    let (sha256, bytes) = hash("output", output)?;
+    let mut extract = OutputRecord {
+        role: "extract".into(),
+        file: file_name(output),
+        sha256,
+        bytes,
+        rows: Some(summary.rows_written),
+        format: Some(plan.pipeline.output.format.as_str().into()),
+        schema: summary
+            .output_schema
+            .iter()
+            .map(|(name, data_type)| manifest::Field {
+                name: name.clone(),
+                data_type: data_type.clone(),
+            })
+            .collect(),
+        kept: true,
+    };
+    let mut outputs = Vec::new();
+    let mut encrypted = Vec::new();
+    let mut extra_measures = Vec::new();
+    let delivery_spec = plan.pipeline.delivery.as_ref();
+    if let Some(d) = delivery_spec {
+        let sealed = delivery::encrypt(output, &d.recipients)?;
+        written.push(sealed.clone());
+        let (sha256, bytes) = hash("encrypted copy", &sealed)?;
+        extract.kept = d.keep_plaintext;
+        outputs.push(extract);
+        outputs.push(OutputRecord {
+            role: "extract.age".into(),
+            file: file_name(&sealed),
+            sha256,
+            bytes,
+            rows: None,
+            format: Some("age".into()),
+            schema: Vec::new(),
+            kept: true,
+        });
+        encrypted.push(sealed);
+        extra_measures.push(format!(
+            "encryption: the extract, manifest and report encrypted with age (X25519) to {} recipient{}{}",
+            d.recipients.len(),
+            if d.recipients.len() == 1 { "" } else { "s" },
+            if d.keep_plaintext {
+                ""
+            } else {
+                "; the unencrypted extract is not kept"
+            }
+        ));
+    } else {
+        outputs.push(extract);
+    }
+    if let Some(key) = context.signing {
+        extra_measures.push(format!(
+            "integrity: manifest signed with Ed25519, public key {}",
+            key.public_hex()
+        ));
+    }
+    let inputs = summary
+        .input_files
+        .iter()
+        .zip(&summary.input_rows)
+        .map(|(path, rows)| file_record("input", path, Some(*rows), None))
+        .collect::<Result<Vec<_>, _>>()?;
+    let lists = summary
+        .lists
+        .iter()
+        .map(|l| {
+            file_record(
+                "exclusion list",
+                &l.path,
+                Some(l.entries),
+                Some(l.reason.as_str()),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let finished = crate::audit::now_utc();
+    let manifest = Manifest::new(
+        plan,
+        summary,
+        RunFacts {
+            run_id: &context.run_id,
+            started: &context.started,
+            finished: &finished,
+            key_fingerprint: &context.key_fingerprint,
+            pipeline: file_record("pipeline", &plan.pipeline.path, None, None)?,
+            catalogue: file_record("catalogue", &plan.catalogue.path, None, None)?,
+            inputs,
+            exclusion_lists: lists,
+            outputs,
+            extra_measures,
+        },
+    );
+    let manifest_path = manifest::path_for(output);
+    let bytes = manifest.to_bytes();
+    written.push(manifest_path.clone());
+    write_atomic("manifest", &manifest_path, &bytes)?;
+    let manifest_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let signature = match context.signing {
+        Some(key) => {
+            let path = signing::signature_path(&manifest_path);
+            written.push(path.clone());
+            write_atomic(
+                "signature",
+                &path,
+                format!("{}\n", key.sign(&bytes)).as_bytes(),
+            )?;
+            Some(path)
+        }
+        None => None,
+    };
+    let report = manifest::with_suffix(output, ".report.html");
+    written.push(report.clone());
+    write_atomic("report", &report, html::render(&manifest).as_bytes())?;
+    if let Some(d) = delivery_spec {
+        for path in [&manifest_path, &report] {
+            let sealed = delivery::encrypt(path, &d.recipients)?;
+            written.push(sealed.clone());
+            encrypted.push(sealed);
+        }
+    }
+    let plaintext_removed = delivery_spec.is_some_and(|d| !d.keep_plaintext);
+    let entry = register::append(
+        &context.register,
+        run_entry(
+            &manifest,
+            &manifest_path,
+            &manifest_sha256,
+            signature.is_some(),
+        ),
+    )?;
+    if plaintext_removed {
+        // Recorded as not kept; removing it is the last step, after the register entry.
+        let _ = std::fs::remove_file(output);
+    }
+    Ok(Recorded {
+        manifest: manifest_path,
+        manifest_sha256,
+        signature,
+        report,
+        encrypted,
+        plaintext_removed,
+        register: context.register.clone(),
+        entry,
+    })
+}
+
+/// The register entry of a run: a summary of its manifest.
+fn run_entry(m: &Manifest, path: &Path, sha256: &str, signed: bool) -> Map<String, Value> {
+    let d = &m.declaration;
+    let fields = json!({
+        "kind": "run",
+        "time": m.finished,
+        "run_id": m.run_id,
+        "pipeline": m.pipeline.path,
+        "pipeline_sha256": m.pipeline.sha256,
+        "name": d.name,
+        "controller": d.controller,
+        "purpose": d.purpose,
+        "legal_basis": d.legal_basis,
+        "recipient": d.recipient,
+        "recipient_retention": d.recipient_retention,
+        "subject_categories": d.subject_categories,
+        "data_categories": d.data_categories,
+        "rows_read": m.counts.get("rows_read"),
+        "rows_written": m.counts.get("rows_written"),
+        "outputs": m.outputs.iter().map(|o| json!({"file": o.file, "sha256": o.sha256})).collect::<Vec<_>>(),
+        "manifest": {"path": path.display().to_string(), "sha256": sha256, "signed": signed},
+        "domain": m.pseudonyms.domain,
+        "key_fingerprint": m.pseudonyms.key_fingerprint,
+    });
+    match fields {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// A new random run id (128 bits, hex).
+pub fn run_id() -> String {
+    let mut bytes = [0u8; 16];
+    // Without randomness the id is still unique enough with the time in the entry.
+    let _ = getrandom::fill(&mut bytes);
+    hex::encode(bytes)
+}

@@ -1,0 +1,313 @@
+//! `doel verify` (an extract against its manifest), `doel register list|verify`, and
+//! `doel reidentify`, which registers every use before it prints anything.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::{CliError, print_out};
+use crate::audit::manifest::Manifest;
+use crate::audit::{register, sha256_file, signing};
+use crate::kernels::keys::MasterKey;
+use crate::spec::PseudonymKind;
+
+/// Check the manifest's signature (with `public_key`) and every output file it lists
+/// that is present beside it.
+pub fn manifest(path: &Path, public_key: Option<&Path>) -> Result<(), CliError> {
+    let (manifest, bytes) = Manifest::read(path)?;
+    let mut report = String::new();
+    let mut failures = 0;
+    match public_key {
+        Some(key_path) => {
+            let key = signing::load_public(key_path)?;
+            let sig_path = signing::signature_path(path);
+            match std::fs::read_to_string(&sig_path) {
+                Ok(sig) if signing::verify(&key, &bytes, &sig) => report.push_str(&format!(
+                    "ok       signature of {} by {}\n",
+                    path.display(),
+                    key_path.display()
+                )),
+                Ok(_) => {
+                    failures += 1;
+                    report.push_str(&format!(
+                        "FAILED   signature: {} does not match the manifest under this public key (the manifest was changed, or signed with another key)\n",
+                        sig_path.display()
+                    ));
+                }
+                Err(e) => {
+                    failures += 1;
+                    report.push_str(&format!(
+                        "FAILED   signature: cannot read {}: {}\n",
+                        sig_path.display(),
+                        e.kind()
+                    ));
+                }
+            }
+        }
+        None => report.push_str("unsigned signature not checked (--unsigned): the hashes below prove integrity, not origin\n"),
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut checked = 0;
+    for output in &manifest.outputs {
+        let file = dir.join(&output.file);
+        match sha256_file(&file) {
+            Ok((sha, bytes)) if sha == output.sha256 && bytes == output.bytes => {
+                checked += 1;
+                report.push_str(&format!("ok       {} ({})\n", file.display(), output.role));
+            }
+            Ok(_) => {
+                failures += 1;
+                report.push_str(&format!(
+                    "CHANGED  {} ({}): its SHA-256 differs from the manifest's\n",
+                    file.display(),
+                    output.role
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !output.kept => {
+                report.push_str(&format!(
+                    "absent   {} ({}): not kept, as the manifest records\n",
+                    file.display(),
+                    output.role
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && output.role.ends_with(".age") => {
+                report.push_str(&format!(
+                    "absent   {} ({}): the encrypted copy, not needed once decrypted\n",
+                    file.display(),
+                    output.role
+                ));
+            }
+            Err(e) => {
+                failures += 1;
+                report.push_str(&format!(
+                    "MISSING  {} ({}): {}\n",
+                    file.display(),
+                    output.role,
+                    e.kind()
+                ));
+            }
+        }
+    }
+    if checked == 0 && failures == 0 {
+        failures += 1;
+        report.push_str("FAILED   no output file of the manifest is present beside it\n");
+    }
+    print_out(&report);
+    if failures > 0 {
+        return Err(CliError::Verification(format!(
+            "{} does not match: {failures} problem{} (above)",
+            path.display(),
+            if failures == 1 { "" } else { "s" }
+        )));
+    }
+    print_out(&format!(
+        "verified {} ({}, run {}): {checked} file{} match{}\n",
+        path.display(),
+        manifest.declaration.name,
+        manifest.run_id,
+        if checked == 1 { "" } else { "s" },
+        if checked == 1 { "es" } else { "" },
+    ));
+    Ok(())
+}
+
+fn text<'a>(fields: &'a serde_json::Map<String, Value>, key: &str) -> &'a str {
+    fields.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// A table of the register's entries (up to the first break in the chain, which is
+/// then reported).
+pub fn register_list(path: &Path) -> Result<(), CliError> {
+    let verified = register::verify(path)?;
+    let mut rows = vec![[
+        "#".to_owned(),
+        "date".into(),
+        "kind".into(),
+        "pipeline / domain".into(),
+        "purpose / reason".into(),
+        "recipient".into(),
+        "rows in→out".into(),
+        "outputs".into(),
+    ]];
+    for entry in &verified.entries {
+        let f = &entry.fields;
+        let date = text(f, "time").get(..10).unwrap_or("").to_owned();
+        let row = match text(f, "kind") {
+            "reidentify" => [
+                entry.seq.to_string(),
+                date,
+                "reidentify".into(),
+                text(f, "domain").into(),
+                text(f, "reason").into(),
+                format!("by {}", text(f, "operator")),
+                format!(
+                    "{} tokens",
+                    f.get("tokens").and_then(Value::as_u64).unwrap_or(0)
+                ),
+                String::new(),
+            ],
+            kind => [
+                entry.seq.to_string(),
+                date,
+                kind.into(),
+                text(f, "name").into(),
+                text(f, "purpose").into(),
+                text(f, "recipient").into(),
+                format!(
+                    "{}→{}",
+                    f.get("rows_read").and_then(Value::as_u64).unwrap_or(0),
+                    f.get("rows_written").and_then(Value::as_u64).unwrap_or(0)
+                ),
+                f.get("outputs")
+                    .and_then(Value::as_array)
+                    .map(|o| {
+                        o.iter()
+                            .filter_map(|x| x.get("file").and_then(Value::as_str))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default(),
+            ],
+        };
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..8)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    print_out(&out);
+    match verified.problem {
+        Some(problem) => Err(CliError::Verification(format!(
+            "register {}: {problem}",
+            path.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Check the register's chain; with `head`, that the entry with that hash is in it.
+pub fn register_chain(path: &Path, head: Option<&str>) -> Result<(), CliError> {
+    let verified = register::verify(path)?;
+    if let Some(problem) = verified.problem {
+        return Err(CliError::Verification(format!(
+            "register {}: {problem}",
+            path.display()
+        )));
+    }
+    if let Some(head) = head {
+        let head = head.trim().to_ascii_lowercase();
+        match verified.entries.iter().find(|e| e.sha256 == head) {
+            Some(e) => print_out(&format!(
+                "ok       entry {} has the noted hash; {} entr{} after it\n",
+                e.seq,
+                verified.entries.len() as u64 - e.seq,
+                if verified.entries.len() as u64 - e.seq == 1 {
+                    "y"
+                } else {
+                    "ies"
+                }
+            )),
+            None => {
+                return Err(CliError::Verification(format!(
+                    "register {}: no entry has the noted hash: entries were removed from its end, or it was replaced",
+                    path.display()
+                )));
+            }
+        }
+    }
+    match verified.entries.last() {
+        Some(last) => print_out(&format!(
+            "verified {}: {} entr{}, chain intact; last entry {} has sha256 {}\n\
+             note that hash: an entry removed from the end is detected only against it (--head)\n",
+            path.display(),
+            verified.entries.len(),
+            if verified.entries.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            },
+            last.seq,
+            last.sha256
+        )),
+        None => print_out(&format!("verified {}: empty\n", path.display())),
+    }
+    Ok(())
+}
+
+/// Open each token in `domain`, register the use with `reason`, then print the values.
+pub fn reidentify(
+    key: &MasterKey,
+    domain: &str,
+    reason: &str,
+    register_path: &Path,
+    tokens: &[String],
+) -> Result<(), CliError> {
+    let kinds = [PseudonymKind::Bsn, PseudonymKind::Name, PseudonymKind::Link];
+    let tokenisers: Vec<_> = kinds
+        .iter()
+        .map(|k| (k.as_str(), key.tokeniser(domain, k.as_str())))
+        .collect();
+    type Opened<'a> = Option<(&'a str, zeroize::Zeroizing<Vec<u8>>)>;
+    let opened: Vec<Opened> = tokens
+        .iter()
+        .map(|token| {
+            tokenisers
+                .iter()
+                .find_map(|(kind, t)| t.open(token.trim()).map(|v| (*kind, v)))
+        })
+        .collect();
+    let failed = opened.iter().filter(|o| o.is_none()).count();
+    let body = json!({
+        "kind": "reidentify",
+        "time": crate::audit::now_utc(),
+        "domain": domain,
+        "reason": reason,
+        "operator": std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+        "tokens": tokens.len(),
+        "opened": tokens.len() - failed,
+        "token_sha256": tokens.iter().map(|t| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(t.trim().as_bytes()))).collect::<Vec<_>>(),
+        "key_fingerprint": key.fingerprint(),
+    });
+    let Value::Object(body) = body else {
+        unreachable!("json! of an object")
+    };
+    let entry = register::append(register_path, body)?;
+    let mut out = String::new();
+    for (token, opened) in tokens.iter().zip(&opened) {
+        match opened {
+            Some((kind, value)) => out.push_str(&format!(
+                "{}\t{kind}\t{}\n",
+                token.trim(),
+                String::from_utf8_lossy(value).replace('\u{1f}', " | ")
+            )),
+            None => out.push_str(&format!("{}\t-\tcannot be opened\n", token.trim())),
+        }
+    }
+    print_out(&out);
+    eprintln!(
+        "registered in {}: entry {}, sha256 {}",
+        register_path.display(),
+        entry.seq,
+        entry.sha256
+    );
+    if failed > 0 {
+        return Err(CliError::Tokens {
+            failed,
+            total: tokens.len(),
+            domain: domain.to_owned(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,689 @@
+//! Accountability as a user meets it: the manifest beside every extract, its signature
+//! and `doel verify`, the hash-chained register, encrypted delivery, reversible tokens
+//! with `doel reidentify`, and the run report. Each test in a fresh temporary directory.
+//!
+//! Two checks use reference programs that `.ci/run` installs: `age` (Debian package
+//! `age`) and `chromium`. Without them these checks are skipped with a note, unless
+//! `DOEL_REQUIRE_TOOLS=1` (set by `.ci/run`), which makes their absence a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+const RESEARCH: &str = "pipelines/onderzoek-ontwikkeling.toml";
+const MICRODATA: &str = "pipelines/onderzoek-microdata.toml";
+const TABLE: &str = "pipelines/gemeente-tabel.toml";
+const RUN_DATE: &str = "2026-11-01";
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The binary, run from the repository's root; the register inside `dir`.
+fn doel(dir: &TempDir) -> Command {
+    let mut cmd = Command::cargo_bin("doel").unwrap();
+    cmd.current_dir(repo("."))
+        .env_remove("DOEL_KEY_FILE")
+        .env_remove("DOEL_SIGNING_KEY_FILE")
+        .env("DOEL_REGISTER", dir.path().join("register.jsonl"));
+    cmd
+}
+
+/// `doel run PIPELINE` on the sample, writing `output` in `dir`.
+fn run(dir: &TempDir, pipeline: &Path, output: &str) -> Command {
+    let mut cmd = doel(dir);
+    cmd.arg("run")
+        .arg(pipeline)
+        .arg("--input")
+        .arg(repo("sample-data/export.parquet"))
+        .arg("--output")
+        .arg(dir.path().join(output))
+        .args(["--key-file", "sample-data/demo.key", "--run-date", RUN_DATE]);
+    cmd
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(cmd: &mut Command, code: i32) -> Output {
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn sha256_hex(path: &Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A copy of a repository pipeline in `dir`, edited.
+fn edited(dir: &TempDir, pipeline: &str, edit: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(repo(pipeline)).unwrap();
+    let path = dir.path().join("pipeline.toml");
+    std::fs::write(&path, edit(text)).unwrap();
+    path
+}
+
+/// `doel keygen --signing` into `dir`: the secret key's path.
+fn signing_key(dir: &TempDir) -> PathBuf {
+    let key = dir.path().join("sign.key");
+    ok(doel(dir)
+        .arg("keygen")
+        .arg("--signing")
+        .arg("--out")
+        .arg(&key));
+    key
+}
+
+/// Whether a reference program is present; its absence fails the test when the run
+/// requires the tools.
+fn tool(name: &str) -> bool {
+    let present = std::process::Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !present {
+        assert!(
+            std::env::var("DOEL_REQUIRE_TOOLS").is_err(),
+            "{name} is required (DOEL_REQUIRE_TOOLS is set) but not installed"
+        );
+        eprintln!("note: {name} not installed; its cross-check is skipped (.ci/run installs it)");
+    }
+    present
+}
+
+#[test]
+fn the_manifest_records_the_run_and_its_hashes_match_the_files() {
+    let dir = TempDir::new().unwrap();
+    let key = signing_key(&dir);
+    let account = ok(run(&dir, &repo(RESEARCH), "x.parquet")
+        .arg("--signing-key")
+        .arg(&key));
+    let manifest_path = dir.path().join("x.parquet.manifest.json");
+    assert!(account.contains(&format!("manifest   {}", manifest_path.display())));
+    let m = json(&manifest_path);
+    assert_eq!(m["schema"], "doel-manifest/1");
+    assert_eq!(m["reference_date"], RUN_DATE);
+    assert_eq!(m["pipeline"]["sha256"], sha256_hex(&repo(RESEARCH)));
+    assert_eq!(
+        m["catalogue"]["sha256"],
+        sha256_hex(&repo("pipelines/catalogue.toml"))
+    );
+    assert_eq!(
+        m["inputs"][0]["sha256"],
+        sha256_hex(&repo("sample-data/export.parquet"))
+    );
+    assert_eq!(m["inputs"][0]["rows"], 3000);
+    assert_eq!(
+        m["exclusion_lists"][0]["sha256"],
+        sha256_hex(&repo("sample-data/bezwaren.csv"))
+    );
+    let extract = &m["outputs"][0];
+    assert_eq!(extract["file"], "x.parquet");
+    assert_eq!(extract["sha256"], sha256_hex(&dir.path().join("x.parquet")));
+    assert_eq!(
+        extract["bytes"],
+        std::fs::metadata(dir.path().join("x.parquet"))
+            .unwrap()
+            .len()
+    );
+    let columns: Vec<&str> = extract["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "kind_id",
+            "ouder_id",
+            "koppelsleutel",
+            "geboortejaar",
+            "kind_geslacht",
+            "postcode",
+            "opvangsoort",
+            "contract_start_maand",
+            "uren_per_maand",
+            "gezondheid"
+        ]
+    );
+    assert_eq!(extract["rows"], m["counts"]["rows_written"]);
+    let d = &m["declaration"];
+    assert_eq!(d["purpose"], "research");
+    assert_eq!(d["recipient"], "UMC onderzoeksgroep Jeugd");
+    assert!(d["controller"].as_str().unwrap().contains("Zonnestraal"));
+    assert_eq!(
+        d["special_category_exceptions"][0]["column"],
+        "medische_info"
+    );
+    assert!(d["security_measures"].as_array().unwrap().iter().any(|s| {
+        s.as_str()
+            .unwrap()
+            .starts_with("integrity: manifest signed")
+    }));
+    // Every input column is in the plan; 30 in the sample.
+    assert_eq!(m["plan"].as_array().unwrap().len(), 30);
+    let fates: Vec<(&str, &str)> = m["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["column"].as_str().unwrap(), c["fate"].as_str().unwrap()))
+        .collect();
+    assert!(fates.contains(&("kind_voornaam", "released")));
+    assert!(fates.contains(&("ouder_email", "dropped")));
+    assert!(fates.contains(&("verwerking_beperkt", "read")));
+    let counts = &m["counts"];
+    let excluded = &counts["excluded"];
+    let total: u64 = ["restriction", "objection", "retention", "unreadable_flag"]
+        .iter()
+        .map(|k| excluded[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        counts["rows_read"].as_u64().unwrap(),
+        total + counts["rows_dropped"].as_u64().unwrap() + counts["rows_written"].as_u64().unwrap()
+    );
+    assert_eq!(m["pseudonyms"]["spec"], "pseudonyms-v1");
+    assert_eq!(m["pseudonyms"]["domain"], "onderzoek-umc-jeugd");
+    assert_eq!(
+        m["pseudonyms"]["key_fingerprint"].as_str().unwrap().len(),
+        16
+    );
+    // The register entry points at this manifest by its hash.
+    let register = std::fs::read_to_string(dir.path().join("register.jsonl")).unwrap();
+    let entry: Value = serde_json::from_str(register.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["seq"], 1);
+    assert_eq!(entry["kind"], "run");
+    assert_eq!(entry["manifest"]["sha256"], sha256_hex(&manifest_path));
+    assert_eq!(entry["run_id"], m["run_id"]);
+}
+
+#[test]
+fn verify_detects_a_changed_output_a_changed_manifest_and_a_wrong_key() {
+    let dir = TempDir::new().unwrap();
+    let key = signing_key(&dir);
+    ok(run(&dir, &repo(RESEARCH), "x.parquet")
+        .arg("--signing-key")
+        .arg(&key));
+    let manifest = dir.path().join("x.parquet.manifest.json");
+    let public = dir.path().join("sign.key.pub");
+    let verify = |public: &Path| {
+        let mut cmd = doel(&dir);
+        cmd.arg("verify")
+            .arg(&manifest)
+            .arg("--public-key")
+            .arg(public);
+        cmd
+    };
+    assert!(ok(&mut verify(&public)).contains("1 file matches"));
+    // No secret is needed: the public key file holds 64 hex characters only.
+    assert_eq!(std::fs::read_to_string(&public).unwrap().trim().len(), 64);
+
+    // One byte of the extract changed.
+    let extract = dir.path().join("x.parquet");
+    let original = std::fs::read(&extract).unwrap();
+    let mut changed = original.clone();
+    changed[original.len() / 2] ^= 1;
+    std::fs::write(&extract, &changed).unwrap();
+    let out = fails(&mut verify(&public), 5);
+    assert!(text(&out).contains("CHANGED"), "{}", text(&out));
+    std::fs::write(&extract, &original).unwrap();
+    ok(&mut verify(&public));
+
+    // The extract removed.
+    std::fs::rename(&extract, dir.path().join("moved")).unwrap();
+    assert!(text(&fails(&mut verify(&public), 5)).contains("MISSING"));
+    std::fs::rename(dir.path().join("moved"), &extract).unwrap();
+
+    // The manifest edited to match a changed extract: the signature no longer fits.
+    let text_before = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text_before.replace("UMC onderzoeksgroep Jeugd", "UMC onderzoeksgroep Jeugt"),
+    )
+    .unwrap();
+    let out = fails(&mut verify(&public), 5);
+    assert!(text(&out).contains("FAILED   signature"), "{}", text(&out));
+    std::fs::write(&manifest, &text_before).unwrap();
+
+    // Another key's public key.
+    let other = TempDir::new().unwrap();
+    let other_key = signing_key(&other);
+    let out = fails(&mut verify(&crate_pub(&other_key)), 5);
+    assert!(text(&out).contains("FAILED   signature"));
+
+    // An unsigned check still catches a changed file, and says it proves no origin.
+    let out = ok(doel(&dir).arg("verify").arg(&manifest).arg("--unsigned"));
+    assert!(out.contains("signature not checked"));
+    std::fs::write(&extract, &changed).unwrap();
+    fails(doel(&dir).arg("verify").arg(&manifest).arg("--unsigned"), 5);
+    // Neither a public key nor --unsigned: a usage error.
+    fails(doel(&dir).arg("verify").arg(&manifest), 1);
+}
+
+fn crate_pub(secret: &Path) -> PathBuf {
+    let mut name = secret.file_name().unwrap().to_os_string();
+    name.push(".pub");
+    secret.with_file_name(name)
+}
+
+/// A reidentification with one vector token: a quick register entry.
+fn reidentify(dir: &TempDir, reason: &str) {
+    ok(doel(dir).args([
+        "reidentify",
+        "--key-file",
+        "sample-data/demo.key",
+        "--domain",
+        "onderzoek-umc-jeugd",
+        "--reason",
+        reason,
+        &token_of(DEMO_BSN),
+    ]));
+}
+
+/// A canonical BSN (elfproef-valid) for tokens made apart from doel.
+const DEMO_BSN: &str = "111222333";
+
+/// A token computed apart from doel, as `spec/pseudonyms-v1.md §Reversible token` says.
+fn token_of(bsn: &str) -> String {
+    use aes_gcm::aead::{Aead, Payload};
+    use base64::Engine as _;
+    use hmac::{KeyInit, Mac};
+    type H = hmac::Hmac<Sha256>;
+    let key = hex::decode(
+        std::fs::read_to_string(repo("sample-data/demo.key"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    let h = |k: &[u8], parts: &[&[u8]]| {
+        let mut mac = <H as KeyInit>::new_from_slice(k).unwrap();
+        for p in parts {
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().to_vec()
+    };
+    let domain = b"onderzoek-umc-jeugd";
+    let enc = h(&key, &[b"doel/v1/token-enc/", domain]);
+    let nonce_key = h(&key, &[b"doel/v1/token-nonce/", domain]);
+    let nonce = h(&nonce_key, &[b"bsn", &[0x1f], bsn.as_bytes()])[..12].to_vec();
+    let cipher = aes_gcm::Aes256Gcm::new_from_slice(&enc).unwrap();
+    let sealed = cipher
+        .encrypt(
+            &aes_gcm::Nonce::try_from(nonce.as_slice()).unwrap(),
+            Payload {
+                msg: bsn.as_bytes(),
+                aad: b"bsn",
+            },
+        )
+        .unwrap();
+    let raw = [nonce, sealed].concat();
+    format!(
+        "t1.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    )
+}
+
+#[test]
+fn register_verify_names_an_edited_removed_or_reordered_entry() {
+    let dir = TempDir::new().unwrap();
+    ok(&mut run(&dir, &repo(RESEARCH), "x.parquet"));
+    for reason in ["case 1", "case 2", "case 3"] {
+        reidentify(&dir, reason);
+    }
+    let register = dir.path().join("register.jsonl");
+    let verify = |head: Option<&str>| {
+        let mut cmd = doel(&dir);
+        cmd.args(["register", "verify"]);
+        if let Some(h) = head {
+            cmd.args(["--head", h]);
+        }
+        cmd
+    };
+    let intact = ok(&mut verify(None));
+    assert!(intact.contains("4 entries, chain intact"), "{intact}");
+    let head = intact
+        .split("sha256 ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    ok(&mut verify(Some(&head)));
+    let list = ok(doel(&dir).args(["register", "list"]));
+    assert!(list.contains("onderzoek-ontwikkeling-2026"));
+    assert!(list.contains("research"));
+    assert!(list.contains("3000→"));
+    assert!(list.contains("case 2"));
+
+    let original = std::fs::read_to_string(&register).unwrap();
+    let lines: Vec<&str> = original.lines().collect();
+    let write = |lines: &[&str]| {
+        std::fs::write(
+            &register,
+            lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        )
+        .unwrap()
+    };
+    let problem = |head: Option<&str>| text(&fails(&mut verify(head), 5));
+
+    // Entry 2 edited (its reason changed).
+    let edited_line = lines[1].replace("case 1", "case 9");
+    write(&[lines[0], &edited_line, lines[2], lines[3]]);
+    let p = problem(None);
+    assert!(p.contains("line 3: entry 3 does not match entry 2"), "{p}");
+    // Entry 2 removed.
+    write(&[lines[0], lines[2], lines[3]]);
+    let p = problem(None);
+    assert!(
+        p.contains("line 2 holds entry 3: entry 2 was removed"),
+        "{p}"
+    );
+    // Entries 2 and 3 swapped.
+    write(&[lines[0], lines[2], lines[1], lines[3]]);
+    let p = problem(None);
+    assert!(p.contains("entries were reordered"), "{p}");
+    // The last entry removed: the chain is intact, but the noted head is gone.
+    write(&lines[..3]);
+    ok(&mut verify(None));
+    let p = problem(Some(&head));
+    assert!(p.contains("no entry has the noted hash"), "{p}");
+    // The list stops at a break and says where.
+    write(&[lines[0], lines[2], lines[3]]);
+    let out = fails(doel(&dir).args(["register", "list"]), 5);
+    assert!(text(&out).contains("entry 2 was removed"));
+}
+
+#[test]
+fn tokens_reverse_only_with_a_reason_and_every_reversal_is_registered() {
+    let dir = TempDir::new().unwrap();
+    let pipeline = edited(&dir, RESEARCH, |t| {
+        t.replace(
+            r#"kind_bsn = { action = "pseudonymise", kind = "bsn", as = "kind_id" }"#,
+            r#"kind_bsn = { action = "token", kind = "bsn", as = "kind_id" }"#,
+        )
+    });
+    let plan = ok(doel(&dir)
+        .arg("plan")
+        .arg(&pipeline)
+        .args(["--run-date", RUN_DATE]));
+    assert!(
+        plan.contains("token (bsn, reversible by the key holder) -> kind_id"),
+        "{plan}"
+    );
+    ok(&mut run(&dir, &pipeline, "t.parquet"));
+    let out = polars::prelude::LazyFrame::scan_parquet(
+        polars::prelude::PlRefPath::new(dir.path().join("t.parquet").to_str().unwrap()),
+        Default::default(),
+    )
+    .unwrap()
+    .collect()
+    .unwrap();
+    let tokens: Vec<String> = out
+        .column("kind_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .map(String::from)
+        .collect();
+    assert!(tokens.iter().all(|t| t.starts_with("t1.")));
+    let register = dir.path().join("register.jsonl");
+    let entries = || std::fs::read_to_string(&register).unwrap().lines().count();
+    assert_eq!(entries(), 1);
+
+    let reidentify = |reason: Option<&str>, tokens: &[&str]| {
+        let mut cmd = doel(&dir);
+        cmd.args([
+            "reidentify",
+            "--key-file",
+            "sample-data/demo.key",
+            "--domain",
+            "onderzoek-umc-jeugd",
+        ]);
+        if let Some(r) = reason {
+            cmd.args(["--reason", r]);
+        }
+        cmd.args(tokens);
+        cmd
+    };
+    // Without a reason: refused, nothing printed, nothing registered.
+    let refused = fails(&mut reidentify(None, &[&tokens[0]]), 1);
+    assert!(text(&refused).contains("--reason"));
+    assert!(refused.stdout.is_empty());
+    assert_eq!(entries(), 1);
+
+    // The first token of the extract opens to a BSN of the sample, whose token computed
+    // apart from doel is that token.
+    let token = tokens[0].clone();
+    let printed = ok(&mut reidentify(
+        Some("signal: child at risk, case 2026-114"),
+        &[&token],
+    ));
+    let bsn = printed.trim_end().rsplit('\t').next().unwrap().to_owned();
+    assert_eq!(printed, format!("{token}\tbsn\t{bsn}\n"));
+    assert_eq!(token_of(&bsn), token);
+    let sample = std::fs::read_to_string(repo("sample-data/export.csv")).unwrap();
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    assert!(
+        sample
+            .lines()
+            .flat_map(|l| l.split(','))
+            .any(|field| format!("{:0>9}", digits(field)) == bsn && field.len() >= 8),
+        "the value is a BSN of the sample"
+    );
+    assert_eq!(entries(), 2);
+    let log = std::fs::read_to_string(&register).unwrap();
+    let entry: Value = serde_json::from_str(log.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(entry["kind"], "reidentify");
+    assert_eq!(entry["reason"], "signal: child at risk, case 2026-114");
+    assert_eq!(entry["domain"], "onderzoek-umc-jeugd");
+    assert_eq!(entry["opened"], 1);
+    assert!(!log.contains(&bsn), "the register never holds the value");
+
+    // A token of another domain cannot be opened (and the attempt is registered).
+    let out = fails(
+        doel(&dir).args([
+            "reidentify",
+            "--key-file",
+            "sample-data/demo.key",
+            "--domain",
+            "gemeente-sittard-geleen",
+            "--reason",
+            "test",
+            &token,
+        ]),
+        1,
+    );
+    assert!(text(&out).contains("cannot be opened"));
+    assert!(!text(&out).contains(&bsn));
+    assert_eq!(entries(), 3);
+    ok(doel(&dir).args(["register", "verify"]));
+}
+
+/// An age identity made with the age crate: (identity file, public key).
+fn age_identity(dir: &TempDir) -> (PathBuf, String) {
+    use age::secrecy::ExposeSecret;
+    let identity = age::x25519::Identity::generate();
+    let path = dir.path().join("recipient.key");
+    std::fs::write(&path, format!("{}\n", identity.to_string().expose_secret())).unwrap();
+    (path, identity.to_public().to_string())
+}
+
+fn decrypt(identity: &Path, file: &Path) -> Vec<u8> {
+    let identities = age::IdentityFile::from_file(identity.to_str().unwrap().to_owned())
+        .unwrap()
+        .into_identities()
+        .unwrap();
+    let sealed = std::fs::read(file).unwrap();
+    let decryptor = age::Decryptor::new(&sealed[..]).unwrap();
+    let mut reader = decryptor
+        .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
+        .unwrap();
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut reader, &mut plain).unwrap();
+    plain
+}
+
+#[test]
+fn encrypted_delivery_decrypts_to_the_exact_bytes() {
+    let dir = TempDir::new().unwrap();
+    let (identity, recipient) = age_identity(&dir);
+    let pipeline = edited(&dir, RESEARCH, |t| {
+        t.replace(
+            "[input]",
+            &format!("[delivery]\nrecipients = [\"{recipient}\"]\n\n[input]"),
+        )
+    });
+    let account = ok(&mut run(&dir, &pipeline, "x.parquet"));
+    assert!(account.contains("encrypted  "), "{account}");
+    let m = json(&dir.path().join("x.parquet.manifest.json"));
+    assert_eq!(m["outputs"][1]["role"], "extract.age");
+    assert_eq!(
+        m["outputs"][1]["sha256"],
+        sha256_hex(&dir.path().join("x.parquet.age"))
+    );
+    for name in [
+        "x.parquet",
+        "x.parquet.manifest.json",
+        "x.parquet.report.html",
+    ] {
+        let plain = std::fs::read(dir.path().join(name)).unwrap();
+        let sealed = dir.path().join(format!("{name}.age"));
+        assert_ne!(std::fs::read(&sealed).unwrap(), plain);
+        assert_eq!(decrypt(&identity, &sealed), plain, "{name}");
+        if tool("age") {
+            let out = std::process::Command::new("age")
+                .arg("-d")
+                .arg("-i")
+                .arg(&identity)
+                .arg(&sealed)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(out.stdout, plain, "age -d {name}.age");
+        }
+    }
+
+    // Without keeping the plaintext: only the encrypted extract stays, and the manifest
+    // says so; decrypted, it has the recorded hash.
+    let dir = TempDir::new().unwrap();
+    let (identity, recipient) = age_identity(&dir);
+    let pipeline = edited(&dir, RESEARCH, |t| {
+        t.replace(
+            "[input]",
+            &format!(
+                "[delivery]\nrecipients = [\"{recipient}\"]\nkeep_plaintext = false\n\n[input]"
+            ),
+        )
+    });
+    ok(&mut run(&dir, &pipeline, "x.parquet"));
+    assert!(!dir.path().join("x.parquet").exists());
+    let m = json(&dir.path().join("x.parquet.manifest.json"));
+    assert_eq!(m["outputs"][0]["kept"], false);
+    let plain = decrypt(&identity, &dir.path().join("x.parquet.age"));
+    assert_eq!(
+        hex::encode(Sha256::digest(&plain)),
+        m["outputs"][0]["sha256"]
+    );
+    ok(doel(&dir)
+        .arg("verify")
+        .arg(dir.path().join("x.parquet.manifest.json"))
+        .arg("--unsigned"));
+    // A recipient that is no age key is refused before any row is read.
+    let bad = edited(&dir, RESEARCH, |t| {
+        t.replace(
+            "[input]",
+            "[delivery]\nrecipients = [\"age1nope\"]\n\n[input]",
+        )
+    });
+    let out = fails(&mut run(&dir, &bad, "y.parquet"), 1);
+    assert!(text(&out).contains("recipients[1] is not an age public key"));
+}
+
+#[test]
+fn the_run_report_is_self_contained_and_renders_in_chromium() {
+    let dir = TempDir::new().unwrap();
+    for (pipeline, output) in [(MICRODATA, "m.parquet"), (TABLE, "t.csv")] {
+        ok(&mut run(&dir, &repo(pipeline), output));
+        let report = dir.path().join(format!("{output}.report.html"));
+        let html = std::fs::read_to_string(&report).unwrap();
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        for forbidden in ["<script", "http://", "https://", "<link", "@import", "url("] {
+            assert!(!html.contains(forbidden), "{forbidden} in the report");
+        }
+        assert!(html.contains("<svg"));
+        let chart = if pipeline == MICRODATA {
+            "Equivalence classes released"
+        } else {
+            "Table cells published and suppressed"
+        };
+        assert!(html.contains(chart));
+        if tool("chromium") {
+            let profile = TempDir::new().unwrap();
+            let out = std::process::Command::new("chromium")
+                .args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--enable-logging=stderr",
+                    "--v=0",
+                ])
+                .arg(format!("--user-data-dir={}", profile.path().display()))
+                .arg("--dump-dom")
+                .arg(format!("file://{}", report.display()))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let dom = String::from_utf8_lossy(&out.stdout);
+            assert!(dom.contains("<svg"), "rendered DOM lacks the chart");
+            assert!(dom.contains(chart));
+            let log = String::from_utf8_lossy(&out.stderr);
+            assert!(!log.contains("Uncaught"), "{log}");
+            assert!(!log.contains("CONSOLE"), "{log}");
+        }
+    }
+}
