@@ -25,6 +25,7 @@ pub(super) fn scan(
         path,
         format,
         delimiter: delimiter.unwrap_or(b','),
+        encoding: encoding_rs::UTF_8,
     })?;
     let report = engine::scan(input, limit, super::today())?;
     super::print_out(&Scan(&report).to_string());

@@ -19,6 +19,9 @@ pub struct Input {
     pub frame: LazyFrame,
     /// One scan per file, in `files` order: for counting each file's rows.
     parts: Vec<LazyFrame>,
+    /// CSV files of another encoding, decoded to UTF-8: what polars reads. Deleted when
+    /// the input is dropped.
+    decoded: Vec<tempfile::NamedTempFile>,
 }
 
 impl Input {
@@ -43,6 +46,40 @@ impl Input {
             return Err(EngineError::Input {
                 path: self.files[0].clone(),
                 problem: "the first row holds data (a BSN, date, IBAN, e-mail address, phone number or postcode), not column names: the header row is missing".into(),
+            });
+        }
+        // polars renames a repeated CSV column `x` to `x_duplicated_0`: which of the two
+        // holds what the pipeline means cannot be known.
+        if self.csv
+            && let Some(name) = schema.iter_names().find_map(|n| {
+                let (base, count) = n.rsplit_once("_duplicated_")?;
+                (count.parse::<u32>().is_ok() && schema.contains(base)).then_some(base)
+            })
+        {
+            return Err(EngineError::Input {
+                path: self.files[0].clone(),
+                problem: format!(
+                    "two columns are named `{name}`; an export's column names must differ"
+                ),
+            });
+        }
+        // One column whose name holds another separator: the file is not separated by
+        // commas (or by what [input] declares).
+        let single = schema.iter_names().next().filter(|_| schema.len() == 1);
+        if let Some(name) = single.filter(|_| self.csv)
+            && let Some(separator) = [';', '\t', '|', ',']
+                .into_iter()
+                .find(|c| name.contains(*c))
+        {
+            let shown = match separator {
+                '\t' => "\\t".to_owned(),
+                other => other.to_string(),
+            };
+            return Err(EngineError::Input {
+                path: self.files[0].clone(),
+                problem: format!(
+                    "the header row reads as one column holding `{shown}`: the fields seem separated by `{shown}`; declare it: [input] delimiter = \"{shown}\""
+                ),
             });
         }
         Ok(schema
@@ -80,6 +117,19 @@ impl Input {
     }
 
     pub(super) fn error(&self, e: &PolarsError) -> EngineError {
+        // A CSV that is not UTF-8 fails somewhere in polars; say where, and what to do.
+        if self.csv && self.decoded.is_empty() {
+            for file in &self.files {
+                if let Some(line) = first_invalid_utf8_line(file) {
+                    return EngineError::Input {
+                        path: file.clone(),
+                        problem: format!(
+                            "line {line} is not valid UTF-8; if the export is in another encoding, declare it: [input] encoding = \"windows-1252\" (or its own)"
+                        ),
+                    };
+                }
+            }
+        }
         let path = match self.files.as_slice() {
             [one] => one.clone(),
             many => many
@@ -165,10 +215,20 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
             &format!("no {} file in the directory", format.as_str()),
         ));
     }
+    let decoded = if format == Format::Csv && input.encoding != encoding_rs::UTF_8 {
+        files
+            .iter()
+            .map(|file| decode(file, input.encoding))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        Vec::new()
+    };
     let frames = files
         .iter()
-        .map(|file| {
-            let path = file
+        .enumerate()
+        .map(|(i, file)| {
+            let read = decoded.get(i).map_or(file.as_path(), |d| d.path());
+            let path = read
                 .to_str()
                 .ok_or_else(|| fail(file, "the path is not valid UTF-8"))?;
             let path = PlRefPath::new(path);
@@ -199,7 +259,79 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
         csv: format == Format::Csv,
         frame,
         parts: frames,
+        decoded,
     })
+}
+
+/// `file` decoded from `encoding` to UTF-8, in a hidden temporary file (mode 0600) in the
+/// system's temporary directory.
+fn decode(
+    file: &Path,
+    encoding: &'static encoding_rs::Encoding,
+) -> Result<tempfile::NamedTempFile, EngineError> {
+    use std::io::{Read, Write};
+    let fail = |problem: String| EngineError::Input {
+        path: file.to_owned(),
+        problem,
+    };
+    let mut source = std::fs::File::open(file).map_err(|e| fail(e.kind().to_string()))?;
+    let temp = tempfile::Builder::new()
+        .prefix(".doel-")
+        .suffix(".tmp")
+        .tempfile()
+        .map_err(|e| {
+            fail(format!(
+                "cannot create a temporary file to decode it into: {}",
+                e.kind()
+            ))
+        })?;
+    let mut sink = std::io::BufWriter::new(temp.as_file());
+    let mut decoder = encoding.new_decoder();
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut utf8 = Vec::new();
+    loop {
+        let n = source
+            .read(&mut chunk)
+            .map_err(|e| fail(e.kind().to_string()))?;
+        let last = n == 0;
+        utf8.resize(decoder.max_utf8_buffer_length(n).unwrap_or(1 << 18), 0);
+        let mut offset = 0;
+        loop {
+            let (result, read, written, _) =
+                decoder.decode_to_utf8(&chunk[offset..n], &mut utf8, last);
+            sink.write_all(&utf8[..written])
+                .map_err(|e| fail(format!("cannot write the decoded file: {}", e.kind())))?;
+            offset += read;
+            if result == encoding_rs::CoderResult::InputEmpty {
+                break;
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    sink.flush()
+        .map_err(|e| fail(format!("cannot write the decoded file: {}", e.kind())))?;
+    drop(sink);
+    Ok(temp)
+}
+
+/// The first line (from 1) of `file` that is not valid UTF-8, if any.
+fn first_invalid_utf8_line(file: &Path) -> Option<u64> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(std::fs::File::open(file).ok()?);
+    let mut line = Vec::new();
+    let mut number = 0;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).ok()? == 0 {
+            return None;
+        }
+        number += 1;
+        if std::str::from_utf8(&line).is_err() {
+            return Some(number);
+        }
+    }
 }
 
 fn format_of(path: &Path) -> Option<Format> {

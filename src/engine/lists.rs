@@ -32,6 +32,7 @@ pub fn load(list: &ExclusionList) -> Result<LoadedList, EngineError> {
         path: list.path.clone(),
         format: None,
         delimiter: b',',
+        encoding: encoding_rs::UTF_8,
     };
     let mut opened = input::open(&spec_input)?;
     let schema = opened.schema()?;

@@ -51,12 +51,33 @@ impl OutputFile {
             path: target.to_owned(),
             problem,
         };
+        // Renaming over a directory fails only at the end; over a device (`/dev/null`),
+        // as root, it would replace the device.
+        if let Ok(meta) = std::fs::metadata(target)
+            && !meta.is_file()
+        {
+            let what = if meta.is_dir() {
+                "a directory"
+            } else {
+                "a device or other special file"
+            };
+            return Err(fail(format!(
+                "is {what}; doel writes a new file or replaces a regular one"
+            )));
+        }
         let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
             _ => PathBuf::from("."),
         };
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| fail(format!("cannot create its directory: {}", e.kind())))?;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            let why = match e.kind() {
+                std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory => {
+                    "a part of the path is a file, not a directory".to_owned()
+                }
+                kind => kind.to_string(),
+            };
+            fail(format!("cannot create its directory: {why}"))
+        })?;
         let temp = tempfile::Builder::new()
             .prefix(".doel-")
             .suffix(".tmp")

@@ -241,6 +241,7 @@ mod tests {
             path,
             format: None,
             delimiter: b',',
+            encoding: encoding_rs::UTF_8,
         })
         .unwrap();
         scan(input, limit, NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()).unwrap()

@@ -201,6 +201,10 @@ pub struct InputSpec {
     /// CSV only: the field separator, one ASCII character (default `,`).
     #[serde(default)]
     pub delimiter: Option<String>,
+    /// CSV only: the character encoding, a WHATWG label such as `windows-1252` (default
+    /// `utf-8`).
+    #[serde(default)]
+    pub encoding: Option<String>,
 }
 
 /// `[exclusions]`: flag columns of the export that take records out before anything else.

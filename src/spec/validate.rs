@@ -112,6 +112,8 @@ pub struct Input {
     /// `None`: taken from the file extension(s).
     pub format: Option<Format>,
     pub delimiter: u8,
+    /// CSV only: the files' character encoding, decoded to UTF-8 before parsing.
+    pub encoding: &'static encoding_rs::Encoding,
 }
 
 #[derive(Debug, Clone)]
@@ -340,6 +342,19 @@ impl Pipeline {
                 ));
             }
         };
+        let encoding = match file.input.encoding.as_deref() {
+            None => encoding_rs::UTF_8,
+            Some(label) => encoding_rs::Encoding::for_label(label.trim().as_bytes())
+                .filter(|e| e.output_encoding() == *e)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "[input] encoding \"{label}\" is not a known encoding for a CSV file; e.g. \"utf-8\", \"windows-1252\" or \"iso-8859-15\""
+                    ))
+                })?,
+        };
+        if encoding != encoding_rs::UTF_8 && file.input.format.is_some_and(|f| f != Format::Csv) {
+            return Err(invalid("[input] encoding applies to CSV files only".into()));
+        }
         let output_path = PathBuf::from(&file.output.path);
         let output_format = match file.output.format {
             Some(f) => f,
@@ -468,6 +483,7 @@ impl Pipeline {
                 path: PathBuf::from(&file.input.path),
                 format: file.input.format,
                 delimiter,
+                encoding,
             },
             output: Output {
                 path: output_path,
