@@ -184,13 +184,18 @@ impl Scrubber {
                 continue;
             }
             spare.clear();
-            let mut last = 0;
-            for m in regex.find_iter(out) {
+            let (mut last, mut from) = (0, 0);
+            while let Some(m) = regex.find_at(out, from) {
                 if kind.confirms(out, m.start(), m.end()) {
                     spare.push_str(&out[last..m.start()]);
                     spare.push_str(kind.tag());
                     counts.bump(*kind);
                     last = m.end();
+                    from = m.end();
+                } else {
+                    // A match that is not confirmed may hide one that starts inside it:
+                    // in `1 123456782` the pattern takes `1 12345678`, glued to a digit.
+                    from = m.start() + out[m.start()..].chars().next().map_or(1, char::len_utf8);
                 }
             }
             spare.push_str(&out[last..]);
@@ -227,6 +232,8 @@ mod tests {
                 "bel [TELEFOON] of [TELEFOON]",
             ),
             ("vast 043-3214567", "vast [TELEFOON]"),
+            // A rejected match (`1 12345678`, glued to the `2`) hid the BSN (fuzz target `scrub`).
+            ("kamer 1 123456782", "kamer 1 [BSN]"),
             (
                 "woont 6131 AB Sittard, was 6211ab",
                 "woont [POSTCODE] Sittard, was [POSTCODE]",
