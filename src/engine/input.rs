@@ -23,6 +23,14 @@ impl Input {
     /// The columns and their types, from the files' metadata (Parquet, IPC) or header (CSV).
     pub fn schema(&mut self) -> Result<Vec<(String, ColumnType)>, EngineError> {
         let schema = self.frame.collect_schema().map_err(|e| self.error(&e))?;
+        // Arrow's C interface, which carries batches to the kernels, cannot name a column
+        // with a NUL in it (polars panics); found by the fuzz target `csv`.
+        if schema.iter_names().any(|n| n.contains('\0')) {
+            return Err(EngineError::Input {
+                path: self.files[0].clone(),
+                problem: "a column name holds a NUL character; is the file really text?".into(),
+            });
+        }
         // A column name that is a BSN, a date, an IBAN, an e-mail address, a phone number
         // or a postcode means the header row is missing: the names are a person's data and
         // must not be printed in the plan.
