@@ -14,7 +14,7 @@ for target in pipeline canonical scrub csv; do
     echo "== fuzz $target for ${seconds}s"
     scratch="$(mktemp -d)"
     cargo fuzz run -O -s none "$target" "$scratch" "corpus/$target" -- \
-        -max_total_time="$seconds" -jobs=1 -workers=1 -rss_limit_mb=4096 -timeout=30 \
+        -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=30 \
         -print_final_stats=1
     rm -rf "$scratch"
 done
