@@ -184,13 +184,34 @@ impl Scrubber {
                 continue;
             }
             spare.clear();
-            let mut last = 0;
-            for m in regex.find_iter(out) {
-                if kind.confirms(out, m.start(), m.end()) {
+            let (mut last, mut from) = (0, 0);
+            while let Some(m) = regex.find_at(out, from) {
+                let mut end = m.end();
+                let mut confirmed = kind.confirms(out, m.start(), end);
+                if !confirmed && *kind == Identifier::Bsn {
+                    // The greedy pattern takes a ninth digit where it can: the first eight
+                    // may be the BSN (`61310062 0`).
+                    let eighth = out[m.start()..end]
+                        .char_indices()
+                        .filter(|(_, c)| c.is_ascii_digit())
+                        .nth(7)
+                        .map(|(i, _)| m.start() + i + 1);
+                    if let Some(shorter) = eighth.filter(|&e| e < end)
+                        && kind.confirms(out, m.start(), shorter)
+                    {
+                        (end, confirmed) = (shorter, true);
+                    }
+                }
+                if confirmed {
                     spare.push_str(&out[last..m.start()]);
                     spare.push_str(kind.tag());
                     counts.bump(*kind);
-                    last = m.end();
+                    last = end;
+                    from = end;
+                } else {
+                    // A match that is not confirmed may hide one that starts inside it:
+                    // in `1 123456782` the pattern takes `1 12345678`, glued to a digit.
+                    from = m.start() + out[m.start()..].chars().next().map_or(1, char::len_utf8);
                 }
             }
             spare.push_str(&out[last..]);
@@ -227,6 +248,10 @@ mod tests {
                 "bel [TELEFOON] of [TELEFOON]",
             ),
             ("vast 043-3214567", "vast [TELEFOON]"),
+            // A rejected match (`1 12345678`, glued to the `2`) hid the BSN (fuzz target `scrub`).
+            ("kamer 1 123456782", "kamer 1 [BSN]"),
+            // Nine digits taken, the first eight a BSN (fuzz target `scrub`).
+            ("bsn 61310062 0", "bsn [BSN] 0"),
             (
                 "woont 6131 AB Sittard, was 6211ab",
                 "woont [POSTCODE] Sittard, was [POSTCODE]",
