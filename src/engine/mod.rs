@@ -114,6 +114,10 @@ pub(crate) fn safe_summary(error: &PolarsError) -> String {
         PolarsError::Context { error, .. } | PolarsError::ExprContext { error, .. } => {
             safe_summary(error)
         }
+        // polars' own text may quote the row: only its kind is kept.
+        PolarsError::ComputeError(m) if m.contains("more fields than") => {
+            "a row has more fields than the header row (a separator inside a value that is not quoted?)".into()
+        }
         PolarsError::ComputeError(_) => {
             "the file could not be decoded (malformed or truncated?)".into()
         }

@@ -218,6 +218,12 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
     }
     let needed: Vec<Expr> = plan.needed_inputs().into_iter().map(col).collect();
     let mut frame = input.frame.clone().select(needed);
+    if input.is_csv() {
+        // polars checks a CSV row's field count only when it decodes every column: with
+        // the projection pushed into the scan, a row with an unquoted comma would be read
+        // shifted, a value landing in another column. Decode them all.
+        frame = frame.with_projection_pushdown(false);
+    }
     let schema = frame.collect_schema().map_err(|e| input.error(&e))?;
     let lists = plan
         .exclusion_lists
