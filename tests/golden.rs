@@ -17,26 +17,37 @@ fn fixture(path: &str) -> PathBuf {
         .join(path)
 }
 
-/// Git keeps no permission bits but the executable one: give the fixture keys theirs.
-#[cfg(unix)]
-fn set_key_modes() {
-    use std::os::unix::fs::PermissionsExt;
-    for entry in std::fs::read_dir(fixture("keys")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            let shared = path.ends_with("shared.key");
-            let mode = if shared { 0o644 } else { 0o600 };
+/// The golden cases' key: a TEST KEY that protects nothing, written into the fixtures at
+/// each run rather than kept as a key file in the repository.
+const TEST_KEY: &str = "dc1acaadde020905e73d1d581038f63fe0feee5bfe752aaa2c1f488a7029b7b5";
+
+/// Write the fixture key files (good, shared, and each malformed kind) with their modes.
+fn write_keys() {
+    let good = format!("{TEST_KEY}\n");
+    let files: [(&str, String, u32); 6] = [
+        ("test.key", good.clone(), 0o600),
+        ("shared.key", good, 0o644),
+        ("crlf.key", format!("{TEST_KEY}\r\n"), 0o600),
+        ("empty.key", String::new(), 0o600),
+        ("nothex.key", format!("{}\n", "z".repeat(64)), 0o600),
+        ("short.key", "abcd1234\n".into(), 0o600),
+    ];
+    for (name, contents, mode) in files {
+        let path = fixture(&format!("keys/{name}"));
+        std::fs::write(&path, contents).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         }
+        #[cfg(not(unix))]
+        let _ = mode;
     }
 }
 
-#[cfg(not(unix))]
-fn set_key_modes() {}
-
 #[test]
 fn golden() {
-    set_key_modes();
+    write_keys();
     trycmd::TestCases::new()
         .register_bin("doel", Path::new(env!("CARGO_BIN_EXE_doel")))
         // For the few cases that need a shell around doel (a file size limit).
@@ -58,10 +69,7 @@ fn secrets() -> Vec<String> {
     ]
     .map(String::from)
     .to_vec();
-    for key in ["test", "shared", "crlf", "nothex", "short"] {
-        let text = std::fs::read_to_string(fixture(&format!("keys/{key}.key"))).unwrap();
-        secrets.push(text.trim().to_owned());
-    }
+    secrets.extend([TEST_KEY.to_owned(), "z".repeat(64), "abcd1234".into()]);
     secrets
 }
 
