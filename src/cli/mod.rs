@@ -268,7 +268,7 @@ impl CliError {
             | Self::Key(_)
             | Self::Protected { .. }
             | Self::Engine(EngineError::Pipeline { .. }) => 1,
-            Self::Engine(EngineError::InvalidValue { .. } | EngineError::Disclosure { .. }) => 2,
+            Self::Engine(EngineError::InvalidValue(_) | EngineError::Disclosure { .. }) => 2,
             Self::Engine(EngineError::Input { .. } | EngineError::Output { .. }) => 3,
             Self::Engine(EngineError::Internal(_)) => 4,
             Self::Engine(EngineError::Interrupted) => 130,

@@ -1,8 +1,12 @@
 //! polars ⇄ arrow-rs without copying, through the Arrow C Data Interface: the kernels
 //! take arrow-rs arrays (so that Spark can call them too), polars holds polars-arrow ones.
 
+use std::sync::Arc;
+
 use arrow::array::{ArrayRef, make_array};
-use polars::prelude::{CompatLevel, PlSmallStr, Series};
+use arrow::datatypes::{Field, Schema};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use polars::prelude::{CompatLevel, DataFrame, IntoColumn, PlSmallStr, Series};
 
 use super::{EngineError, safe_summary};
 
@@ -55,4 +59,37 @@ pub fn from_arrow_rs(name: &str, array: &ArrayRef) -> Result<Series, EngineError
             safe_summary(&e)
         ))
     })
+}
+
+/// A polars frame as an arrow-rs record batch of the same columns, in order.
+pub fn frame_to_batch(df: &DataFrame) -> Result<RecordBatch, EngineError> {
+    let columns = df
+        .columns()
+        .iter()
+        .map(|c| to_arrow_rs(c.as_materialized_series()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let fields: Vec<Field> = df
+        .columns()
+        .iter()
+        .zip(&columns)
+        .map(|(c, a)| Field::new(c.name().as_str(), a.data_type().clone(), true))
+        .collect();
+    RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(df.height())),
+    )
+    .map_err(|e| EngineError::Internal(format!("a polars batch as arrow-rs: {e}")))
+}
+
+/// An arrow-rs record batch as a polars frame (field metadata is not carried).
+pub fn batch_to_frame(batch: &RecordBatch) -> Result<DataFrame, EngineError> {
+    let columns = batch
+        .schema_ref()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(field, array)| from_arrow_rs(field.name(), array).map(Series::into_column))
+        .collect::<Result<Vec<_>, _>>()?;
+    DataFrame::new(batch.num_rows(), columns).map_err(|e| EngineError::Internal(safe_summary(&e)))
 }

@@ -26,8 +26,6 @@ pub use scan::{ColumnScan, DISTINCT_LIMIT, Distinct, ScanReport, scan};
 pub use table::TableReport;
 pub use transform::ExclusionCounts;
 
-use crate::kernels::batch::Reason;
-
 /// Why a run could not complete. No message holds a value from the data.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -37,18 +35,9 @@ pub enum EngineError {
     /// The output cannot be written.
     #[error("output {}: {problem}", path.display())]
     Output { path: PathBuf, problem: String },
-    /// A value had no canonical form and the pipeline says `on_invalid = "fail"`. `row`
-    /// counts data rows from 1, across the input's files in name order.
-    #[error(
-        "column `{column}` (from {sources}): data row {row} has no canonical form ({}), and the pipeline says on_invalid = \"fail\"",
-        reason.as_str()
-    )]
-    InvalidValue {
-        column: String,
-        sources: String,
-        row: u64,
-        reason: Reason,
-    },
+    /// A value had no canonical form and the pipeline says `on_invalid = "fail"`.
+    #[error(transparent)]
+    InvalidValue(crate::apply::InvalidValue),
     /// A microdata class fails k-anonymity (or ℓ-diversity) and the pipeline says
     /// `on_violation = "fail"`.
     #[error(
@@ -88,7 +77,7 @@ impl EngineError {
             Self::Disclosure { .. } => {
                 "set on_violation = \"generalise\" (with hierarchies) or \"suppress\", or release coarser quasi-identifiers"
             }
-            Self::InvalidValue { .. } => {
+            Self::InvalidValue(_) => {
                 "fix the value in the export, or set on_invalid = \"drop_row\" or \"null\" for this column"
             }
             Self::Internal(_) => {

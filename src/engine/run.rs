@@ -98,8 +98,8 @@ impl State {
     fn step(&mut self, transform: &BatchTransform, batch: &DataFrame) -> Result<(), EngineError> {
         let mut out = transform.apply(batch, self.rows_read + 1)?;
         self.rows_read += batch.height() as u64;
-        self.rows_dropped += out.rows_dropped;
-        self.excluded.add(&out.excluded);
+        self.rows_dropped += out.stats.rows_dropped;
+        self.excluded.add(&out.stats.excluded);
         self.rows_written += out.frame.height() as u64;
         if let Some(counter) = &mut self.counter {
             counter.add(&out.frame)?;
@@ -107,14 +107,14 @@ impl State {
         if let Some(person) = &self.hashed_person {
             hash_column(&mut out.frame, person)?;
         }
-        for (total, tally) in self.tallies.iter_mut().zip(&out.tallies) {
+        for (total, tally) in self.tallies.iter_mut().zip(&out.stats.tallies) {
             total.missing += tally.missing;
             total.invalid += tally.invalid;
         }
-        for (total, counts) in self.scrubbed.iter_mut().zip(&out.scrubbed) {
+        for (total, counts) in self.scrubbed.iter_mut().zip(&out.stats.scrubbed) {
             total.add(counts);
         }
-        for (total, count) in self.expired.iter_mut().zip(&out.expired) {
+        for (total, count) in self.expired.iter_mut().zip(&out.stats.expired) {
             *total += count;
         }
         self.output.write(&mut out.frame)

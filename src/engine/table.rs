@@ -1,26 +1,21 @@
 //! Table outputs: the transformed records (written to a temporary Parquet file by the
 //! first pass) aggregated with polars' streaming group-by, once per combination of
 //! dimensions when totals are published; the cells then protected by
-//! [`kernels::table`](crate::kernels::table) and written.
+//! [`apply::table`](crate::apply::table) and written.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
 use super::EngineError;
+use super::bridge::{batch_to_frame, frame_to_batch};
 use super::output::OutputFile;
-use crate::kernels::table::{self, Cell, Coord};
+use crate::apply::{self, ApplyError};
+use crate::kernels::table;
 use crate::spec::{Format, Table};
 
-/// What the table step did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TableReport {
-    pub cells: u64,
-    /// Cells that are totals over at least one dimension.
-    pub margins: u64,
-    pub primary: u64,
-    pub secondary: u64,
-}
+pub use crate::apply::table::TableReport;
 
 /// Aggregate the records in `records` (a Parquet file) by `spec` and write the protected
 /// table to `target`. The output and what was done.
@@ -47,19 +42,20 @@ pub fn write(
     let mut cells = Vec::new();
     for subset in subsets {
         let grouped: Vec<usize> = (0..dims).filter(|d| subset & (1 << d) != 0).collect();
-        let mut aggregates = vec![len().cast(DataType::UInt64).alias("__records")];
+        let mut aggregates = vec![len().cast(DataType::UInt64).alias(apply::table::RECORDS)];
         if let Some(person) = &spec.person {
             aggregates.push(
                 col(person.as_str())
                     .drop_nulls()
                     .n_unique()
                     .cast(DataType::UInt64)
-                    .alias("__persons"),
+                    .alias(apply::table::PERSONS),
             );
         }
         for (i, column) in spec.sums.iter().enumerate() {
             let values = col(column.as_str()).cast(DataType::Float64);
-            aggregates.push(values.clone().sum().alias(format!("__sum{i}")));
+            let (sum_name, n_name) = apply::table::sum_columns(i);
+            aggregates.push(values.clone().sum().alias(sum_name));
             // Contributors to the sum: persons (or records) with a value.
             let contributors = match &spec.person {
                 Some(person) => col(person.as_str())
@@ -68,7 +64,7 @@ pub fn write(
                     .n_unique(),
                 None => values.count(),
             };
-            aggregates.push(contributors.cast(DataType::UInt64).alias(format!("__n{i}")));
+            aggregates.push(contributors.cast(DataType::UInt64).alias(n_name));
         }
         let keys: Vec<Expr> = grouped
             .iter()
@@ -88,105 +84,23 @@ pub fn write(
             .collect_with_engine(Engine::Streaming)
             .map_err(internal)?
             .unwrap_single();
-        let text = |name: &str| -> Result<StringChunked, EngineError> {
-            df.column(name)
-                .and_then(|c| c.str().cloned())
-                .map_err(internal)
+        let dominated: HashSet<Vec<Option<String>>> = match spec.p_percent {
+            Some(p) => dominance(spec, &keys, p, &scan)?.into_iter().collect(),
+            None => HashSet::new(),
         };
-        let number = |name: &str| -> Result<UInt64Chunked, EngineError> {
-            df.column(name)
-                .and_then(|c| c.u64().cloned())
-                .map_err(internal)
-        };
-        let key_columns: Vec<StringChunked> = grouped
-            .iter()
-            .map(|&d| text(&spec.dimensions[d]))
-            .collect::<Result<_, _>>()?;
-        let records = number("__records")?;
-        let persons = spec
-            .person
-            .as_ref()
-            .map(|_| number("__persons"))
-            .transpose()?;
-        let sums: Vec<(Float64Chunked, UInt64Chunked)> = (0..spec.sums.len())
-            .map(|i| {
-                let sum = df
-                    .column(&format!("__sum{i}"))
-                    .and_then(|c| c.f64().cloned())
-                    .map_err(internal)?;
-                Ok((sum, number(&format!("__n{i}"))?))
-            })
-            .collect::<Result<_, EngineError>>()?;
-        let dominated = match spec.p_percent {
-            Some(p) => dominance(spec, &keys, p, &scan)?,
-            None => Vec::new(),
-        };
-        let dominated_keys: std::collections::HashSet<Vec<Option<String>>> =
-            dominated.into_iter().collect();
-        for row in 0..df.height() {
-            let mut coords = vec![Coord::Total; dims];
-            for (&d, column) in grouped.iter().zip(&key_columns) {
-                coords[d] = Coord::Value(column.get(row).map(str::to_owned));
-            }
-            let records = records.get(row).unwrap_or(0);
-            cells.push(Cell {
-                coords,
-                persons: persons
-                    .as_ref()
-                    .map_or(Some(records), |p| p.get(row))
-                    .unwrap_or(0),
-                records,
-                sums: sums
-                    .iter()
-                    .map(|(sum, n)| {
-                        (n.get(row).unwrap_or(0) > 0).then(|| sum.get(row).unwrap_or(0.0))
-                    })
-                    .collect(),
-                contributors: sums.iter().map(|(_, n)| n.get(row).unwrap_or(0)).collect(),
-                dominated: dominated_keys.contains(
-                    &key_columns
-                        .iter()
-                        .map(|c| c.get(row).map(str::to_owned))
-                        .collect::<Vec<_>>(),
-                ),
-                suppressed: None,
-            });
-        }
+        cells.extend(
+            apply::table::cells(spec, &grouped, &frame_to_batch(&df)?, &dominated)
+                .map_err(EngineError::from)?,
+        );
     }
-    // A published total must not read as a value of its dimension.
-    if spec.totals
-        && let Some(d) = (0..dims).find(|&d| {
-            cells
-                .iter()
-                .any(|c| c.coords[d] == Coord::Value(Some(spec.total_label.clone())))
-        })
-    {
-        return Err(EngineError::Pipeline {
+    let (published, report) = apply::table::protect(spec, cells).map_err(|e| match e {
+        ApplyError::Table(problem) => EngineError::Pipeline {
             pipeline: pipeline.to_owned(),
-            problem: format!(
-                "dimension `{}` has a value equal to the total label; set [table] total_label to another word",
-                spec.dimensions[d]
-            ),
-        });
-    }
-    // A table of no records has one total cell of zero; no other cell exists.
-    cells.sort_by(|a, b| a.coords.cmp(&b.coords));
-    let primary = table::primary(&mut cells, u64::from(spec.min_count));
-    let secondary = if spec.totals {
-        table::secondary(&mut cells)
-    } else {
-        0
-    };
-    let report = TableReport {
-        cells: cells.len() as u64,
-        margins: cells
-            .iter()
-            .filter(|c| c.coords.contains(&Coord::Total))
-            .count() as u64,
-        primary,
-        secondary,
-    };
-    let mut frame = published(spec, &cells).map_err(internal)?;
+            problem,
+        },
+        other => other.into(),
+    })?;
+    let mut frame = batch_to_frame(&published)?;
     let mut output = OutputFile::create(target, format, &frame.schema().clone(), &[])?;
     output.write(&mut frame)?;
     Ok((output.commit()?, report))
@@ -277,65 +191,4 @@ fn dominance(
         }
     }
     Ok(found.into_iter().collect())
-}
-
-/// The table as published: dimension values (a total as `total_label`), rounded counts,
-/// sums and means, all null in a suppressed cell, and each cell's status.
-fn published(spec: &Table, cells: &[Cell]) -> PolarsResult<DataFrame> {
-    let base = u64::from(spec.round_to);
-    let mut columns: Vec<Column> = Vec::new();
-    for (d, name) in spec.dimensions.iter().enumerate() {
-        let values: Vec<Option<&str>> = cells
-            .iter()
-            .map(|c| match &c.coords[d] {
-                Coord::Total => Some(spec.total_label.as_str()),
-                Coord::Value(v) => v.as_deref(),
-            })
-            .collect();
-        columns.push(Column::new(name.into(), values));
-    }
-    let shown = |c: &Cell| c.suppressed.is_none();
-    if spec.person.is_some() {
-        let persons: Vec<Option<u64>> = cells
-            .iter()
-            .map(|c| shown(c).then(|| table::round_to(c.persons, base)))
-            .collect();
-        columns.push(Column::new("persons".into(), persons));
-    }
-    let records: Vec<Option<u64>> = cells
-        .iter()
-        .map(|c| shown(c).then(|| table::round_to(c.records, base)))
-        .collect();
-    columns.push(Column::new("records".into(), records));
-    for (i, name) in spec.sums.iter().enumerate() {
-        let sums: Vec<Option<f64>> = cells
-            .iter()
-            .map(|c| c.sums[i].filter(|_| shown(c)).map(cents))
-            .collect();
-        // Over the published (rounded) record count: an exact count could otherwise be
-        // worked out as sum ÷ mean.
-        let means: Vec<Option<f64>> = cells
-            .iter()
-            .map(|c| {
-                let published = table::round_to(c.records, base);
-                c.sums[i]
-                    .filter(|_| shown(c) && published > 0)
-                    .map(|s| cents(s / published as f64))
-            })
-            .collect();
-        columns.push(Column::new(format!("sum_{name}").into(), sums));
-        columns.push(Column::new(format!("mean_{name}").into(), means));
-    }
-    let status: Vec<&str> = cells
-        .iter()
-        .map(|c| c.suppressed.map_or("published", |s| s.as_str()))
-        .collect();
-    columns.push(Column::new("status".into(), status));
-    DataFrame::new(cells.len(), columns)
-}
-
-/// `value` to two decimals: the order in which a parallel sum adds up its parts shows in
-/// the last bits, which must not make a re-run's output differ.
-fn cents(value: f64) -> f64 {
-    (value * 100.0).round() / 100.0
 }

@@ -1,0 +1,766 @@
+//! One record batch in, one record batch out: the plan's released columns computed by the
+//! kernels, rows excluded (restriction, objection, retention) before anything else, and
+//! rows dropped where a `drop_row` column had no canonical form.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, BooleanArray, UInt32Array, new_null_array};
+use arrow::compute::{cast, concat, filter_record_batch, take};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use chrono::NaiveDate;
+
+use super::{ApplyError, InvalidValue};
+use crate::kernels::arrays::{KernelError, Strings};
+use crate::kernels::batch::{self, Encoder, Expiry, KernelOutput, LinkSource, Tally};
+use crate::kernels::canonical;
+use crate::kernels::generalise::{self, AgeBands, Buckets};
+use crate::kernels::keys::{MasterKey, SPEC_VERSION};
+use crate::kernels::scrub::{ScrubCounts, Scrubber};
+use crate::plan::{Exclusion, ExclusionReason, Plan, Transform};
+use crate::spec::{Generalise, LinkPart, OnInvalid, PseudonymKind};
+
+/// A released column with its kernel ready (HMAC keyed once, bands and buckets built).
+struct Prepared {
+    name: String,
+    /// The input columns read, for messages: `` `a`, `b` ``.
+    sources: String,
+    on_invalid: OnInvalid,
+    op: Op,
+    /// The input columns read.
+    inputs: Vec<String>,
+    /// Indices into [`RowPlan::terms`]: where one has passed, the value is null.
+    terms: Vec<usize>,
+}
+
+enum Op {
+    Keep(String),
+    Scrub(String, Scrubber),
+    Bsn(Encoder, String),
+    Name(Encoder, Vec<String>),
+    Link(Encoder, Vec<LinkPart>),
+    Year(String),
+    Month(String),
+    AgeBand(String, NaiveDate, AgeBands),
+    Pc4(String),
+    Bucket(String, Buckets),
+    TopCode(String, f64),
+}
+
+/// Records taken out of a batch before any transformation, by reason.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ExclusionCounts {
+    pub restriction: u64,
+    pub objection: u64,
+    /// Records whose key is past its retention term.
+    pub retention: u64,
+    /// Of `retention`: records whose anchor is no date, so could not be shown within it.
+    pub retention_undated: u64,
+    /// Rows whose flag could not be read: excluded too, since they may be marked.
+    pub unreadable: u64,
+}
+
+impl ExclusionCounts {
+    pub fn total(&self) -> u64 {
+        self.restriction + self.objection + self.retention + self.unreadable
+    }
+
+    pub fn add(&mut self, other: &Self) {
+        self.restriction += other.restriction;
+        self.objection += other.objection;
+        self.retention += other.retention;
+        self.retention_undated += other.retention_undated;
+        self.unreadable += other.unreadable;
+    }
+
+    fn count(&mut self, excluded: Excluded) {
+        match excluded {
+            Excluded::Restriction => self.restriction += 1,
+            Excluded::Objection => self.objection += 1,
+            Excluded::Retention { undated } => {
+                self.retention += 1;
+                self.retention_undated += u64::from(undated);
+            }
+            Excluded::Unreadable => self.unreadable += 1,
+        }
+    }
+}
+
+/// Why one record was taken out, in the order the reasons are counted: a record both
+/// restricted and objected to counts as restricted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Excluded {
+    Restriction,
+    Objection,
+    /// Past the record key's retention term (`undated`: its anchor is no date).
+    Retention {
+        undated: bool,
+    },
+    /// An exclusion flag could not be read.
+    Unreadable,
+}
+
+impl Excluded {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Restriction => "restriction",
+            Self::Objection => "objection",
+            Self::Retention { undated: false } => "retention",
+            Self::Retention { undated: true } => "retention_undated",
+            Self::Unreadable => "unreadable",
+        }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str).
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "restriction" => Self::Restriction,
+            "objection" => Self::Objection,
+            "retention" => Self::Retention { undated: false },
+            "retention_undated" => Self::Retention { undated: true },
+            "unreadable" => Self::Unreadable,
+            _ => return None,
+        })
+    }
+}
+
+/// A retention term as applied: its anchor column, and the first anchor date still
+/// within the term.
+struct Term {
+    anchor: String,
+    cutoff: NaiveDate,
+}
+
+/// The canonical BSNs of the exclusion lists, by reason.
+#[derive(Debug, Default, Clone)]
+pub struct ListSets {
+    pub restricted: HashSet<[u8; 9]>,
+    pub objected: HashSet<[u8; 9]>,
+}
+
+/// How a record is matched against the plan's exclusion lists (when one applies).
+pub enum ListMatch {
+    /// Its BSN (the plan's `exclusion_key`) looked up in the lists' sets.
+    Sets(ListSets),
+    /// Already matched, by a join elsewhere (Spark's broadcast join): this column holds
+    /// `restriction`, `objection` or null per record.
+    Column(String),
+}
+
+/// The name of the column [`ListMatch::Column`] reads by convention.
+pub const LISTED_COLUMN: &str = "__doel_listed";
+
+/// The row-local work of a plan, ready to apply to any number of batches.
+pub struct RowPlan {
+    exclusions: Vec<Exclusion>,
+    /// The column lists are matched against, and how.
+    lists: Option<(String, ListMatch)>,
+    /// The record key's term: a record past it is excluded.
+    key_term: Option<Term>,
+    /// The terms of the released columns' sources.
+    terms: Vec<Term>,
+    columns: Vec<Prepared>,
+    /// Field metadata of the pseudonym columns, by output name.
+    metadata: Vec<(String, HashMap<String, String>)>,
+}
+
+/// One transformed batch.
+pub struct BatchOutput {
+    pub batch: RecordBatch,
+    pub stats: BatchStats,
+}
+
+/// What became of one batch's records and values.
+pub struct BatchStats {
+    /// Per released column, in plan order.
+    pub tallies: Vec<Tally>,
+    /// Per released column, in plan order (zero but for `scrub` columns).
+    pub scrubbed: Vec<ScrubCounts>,
+    /// Per released column, in plan order: values nulled because a term had passed.
+    pub expired: Vec<u64>,
+    pub rows_dropped: u64,
+    pub excluded: ExclusionCounts,
+}
+
+/// A batch after exclusions: the rows kept, their positions in the batch when some were
+/// taken out (so messages can name the original row), and the counts.
+struct Kept {
+    batch: RecordBatch,
+    rows: Option<Vec<usize>>,
+    counts: ExclusionCounts,
+}
+
+impl RowPlan {
+    /// `lists` says how records are matched against the plan's exclusion lists; it is not
+    /// consulted when none applies.
+    pub fn new(plan: &Plan, key: &MasterKey, lists: ListMatch) -> Result<Self, ApplyError> {
+        let lists = plan.exclusion_key.clone().map(|column| (column, lists));
+        let term = |t: &crate::spec::catalogue::RetentionTerm| Term {
+            anchor: t.after.clone(),
+            cutoff: generalise::retention_cutoff(plan.reference_date, t.years),
+        };
+        let key_term = plan.retention_key.as_ref().map(|(_, t)| term(t));
+        let applied = plan.retention_terms();
+        let terms = applied.iter().map(|t| term(t)).collect();
+        let domain_name = &plan.pipeline.declaration.pseudonym_domain;
+        let domain = key.domain(domain_name);
+        let fingerprint = key.fingerprint();
+        let mut metadata = Vec::new();
+        let columns = plan
+            .outputs
+            .iter()
+            .map(|out| {
+                let op = match &out.transform {
+                    Transform::Keep { source } => Op::Keep(source.clone()),
+                    Transform::Scrub { source } => Op::Scrub(source.clone(), Scrubber::new()),
+                    Transform::Pseudonymise { kind, parts, token } => {
+                        let p = if *token {
+                            Encoder::Token(Box::new(key.tokeniser(domain_name, kind.as_str())))
+                        } else {
+                            Encoder::Pseudonym(domain.pseudonymiser(kind.as_str()))
+                        };
+                        metadata.push((
+                            out.name.clone(),
+                            [
+                                ("doel.pseudonym.spec", SPEC_VERSION),
+                                ("doel.pseudonym.kind", kind.as_str()),
+                                (
+                                    "doel.pseudonym.encoding",
+                                    if *token { "token" } else { "pseudonym" },
+                                ),
+                                ("doel.pseudonym.domain", domain_name),
+                                ("doel.pseudonym.key_fingerprint", &fingerprint),
+                            ]
+                            .into_iter()
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                            .collect(),
+                        ));
+                        match (kind, parts.as_slice()) {
+                            (PseudonymKind::Bsn, [LinkPart::Name(cols)]) if cols.len() == 1 => {
+                                Op::Bsn(p, cols[0].clone())
+                            }
+                            (PseudonymKind::Name, [LinkPart::Name(cols)]) => {
+                                Op::Name(p, cols.clone())
+                            }
+                            (PseudonymKind::Link, parts) => Op::Link(p, parts.to_vec()),
+                            _ => {
+                                return Err(ApplyError::Internal(format!(
+                                    "malformed sources for `{}`",
+                                    out.name
+                                )));
+                            }
+                        }
+                    }
+                    Transform::Generalise { source, to } => {
+                        let source = source.clone();
+                        match to {
+                            Generalise::Year => Op::Year(source),
+                            Generalise::Month => Op::Month(source),
+                            Generalise::Pc4 => Op::Pc4(source),
+                            Generalise::TopCode(max) => Op::TopCode(source, *max),
+                            Generalise::AgeBand(bounds) => Op::AgeBand(
+                                source,
+                                plan.reference_date,
+                                AgeBands::new(bounds).ok_or_else(|| {
+                                    ApplyError::Internal("unchecked age bands".into())
+                                })?,
+                            ),
+                            Generalise::Bucket(edges) => Op::Bucket(
+                                source,
+                                Buckets::new(edges).ok_or_else(|| {
+                                    ApplyError::Internal("unchecked bucket edges".into())
+                                })?,
+                            ),
+                        }
+                    }
+                };
+                let sources = out
+                    .sources()
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Ok(Prepared {
+                    name: out.name.clone(),
+                    sources,
+                    on_invalid: out.on_invalid,
+                    op,
+                    inputs: out.sources().into_iter().map(str::to_owned).collect(),
+                    terms: out
+                        .retention
+                        .iter()
+                        .filter_map(|t| applied.iter().position(|a| a.name == t.name))
+                        .collect(),
+                })
+            })
+            .collect::<Result<_, ApplyError>>()?;
+        Ok(Self {
+            exclusions: plan.exclusions.clone(),
+            lists,
+            key_term,
+            terms,
+            columns,
+            metadata,
+        })
+    }
+
+    /// Field metadata for the pseudonym columns: spec version, kind, domain, key fingerprint.
+    pub fn field_metadata(&self) -> &[(String, HashMap<String, String>)] {
+        &self.metadata
+    }
+
+    /// Whether any record can be excluded (flags, lists or a key retention term).
+    fn excludes(&self) -> bool {
+        !self.exclusions.is_empty() || self.lists.is_some() || self.key_term.is_some()
+    }
+
+    /// Per row of `batch`, why it is excluded (`None`: kept).
+    pub fn classify(&self, batch: &RecordBatch) -> Result<Vec<Option<Excluded>>, ApplyError> {
+        let height = batch.num_rows();
+        if !self.excludes() {
+            return Ok(vec![None; height]);
+        }
+        // Per row: marked restricted, marked objected, a flag unreadable.
+        let mut marks = vec![(false, false, false); height];
+        for exclusion in &self.exclusions {
+            let flags = batch::flags(input(batch, &exclusion.column, Want::Text)?.as_ref())
+                .map_err(|e| {
+                    ApplyError::Internal(format!("exclusion flag `{}`: {e}", exclusion.column))
+                })?;
+            for (mark, flag) in marks.iter_mut().zip(flags) {
+                match (flag, exclusion.reason) {
+                    (batch::Flag::Yes, ExclusionReason::Restriction) => mark.0 = true,
+                    (batch::Flag::Yes, ExclusionReason::Objection) => mark.1 = true,
+                    (batch::Flag::Unreadable, _) => mark.2 = true,
+                    (batch::Flag::No | batch::Flag::Missing, _) => {}
+                }
+            }
+        }
+        match &self.lists {
+            None => {}
+            Some((key, ListMatch::Sets(sets))) => {
+                let key_values = input(batch, key, Want::Text)?;
+                let bsns = Strings::try_new(key_values.as_ref())
+                    .map_err(|e| ApplyError::Internal(format!("exclusion key `{key}`: {e}")))?;
+                for (row, mark) in marks.iter_mut().enumerate() {
+                    if let Some(bsn) = bsns.get(row).and_then(canonical::bsn) {
+                        mark.0 |= sets.restricted.contains(&bsn);
+                        mark.1 |= sets.objected.contains(&bsn);
+                    }
+                }
+            }
+            Some((_, ListMatch::Column(column))) => {
+                let listed = input(batch, column, Want::Text)?;
+                let listed = Strings::try_new(listed.as_ref()).map_err(|e| {
+                    ApplyError::Internal(format!("list match column `{column}`: {e}"))
+                })?;
+                for (row, mark) in marks.iter_mut().enumerate() {
+                    match listed.get(row) {
+                        Some("restriction") => mark.0 = true,
+                        Some("objection") => mark.1 = true,
+                        None => {}
+                        Some(_) => {
+                            return Err(ApplyError::Internal(format!(
+                                "list match column `{column}` holds an unknown reason"
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        let past_term = match &self.key_term {
+            Some(term) => expired(batch, term)?,
+            None => vec![Expiry::Within; height],
+        };
+        Ok(marks
+            .iter()
+            .zip(past_term)
+            .map(|(&(restricted, objected, unreadable), past_term)| {
+                if restricted {
+                    Some(Excluded::Restriction)
+                } else if objected {
+                    Some(Excluded::Objection)
+                } else if past_term.is_past() {
+                    Some(Excluded::Retention {
+                        undated: past_term == Expiry::Undated,
+                    })
+                } else if unreadable {
+                    Some(Excluded::Unreadable)
+                } else {
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// Transform one batch whose first row is data row `first_row` (1-based) of the input.
+    pub fn apply(&self, batch: &RecordBatch, first_row: u64) -> Result<BatchOutput, ApplyError> {
+        let Kept {
+            batch,
+            rows: kept_rows,
+            counts: excluded,
+        } = self.exclude(batch)?;
+        let height = batch.num_rows();
+        let mut columns = Vec::with_capacity(self.columns.len());
+        let mut tallies = Vec::with_capacity(self.columns.len());
+        let mut scrubbed = Vec::with_capacity(self.columns.len());
+        let mut keep_rows: Option<Vec<bool>> = None;
+        let passed: Vec<Vec<bool>> = self
+            .terms
+            .iter()
+            .map(|term| {
+                Ok(expired(&batch, term)?
+                    .into_iter()
+                    .map(Expiry::is_past)
+                    .collect())
+            })
+            .collect::<Result<_, ApplyError>>()?;
+        // Per column with a term: the rows whose value is withheld (past, and present).
+        let mut withheld: Vec<Option<Vec<bool>>> = Vec::with_capacity(self.columns.len());
+        for prepared in &self.columns {
+            let past: Option<Vec<bool>> = (!prepared.terms.is_empty())
+                .then(|| {
+                    (0..height)
+                        .map(|row| prepared.terms.iter().any(|&t| passed[t][row]))
+                        .collect::<Vec<bool>>()
+                })
+                .filter(|past| past.contains(&true));
+            // A value past its term is withheld before it is transformed: it is not
+            // counted, cannot fail the run and does not drop its row.
+            let (array, tally, scrub_counts, within) = match &past {
+                None => {
+                    let (array, tally, counts) = self.column(prepared, &batch)?;
+                    (array, tally, counts, None)
+                }
+                Some(past) => {
+                    let (array, tally, counts, within) =
+                        self.column_within(prepared, &batch, past)?;
+                    (array, tally, counts, Some(within))
+                }
+            };
+            if let Some((row, reason)) = tally.first_rejected {
+                let row = within.as_ref().map_or(row, |within| within[row]);
+                match prepared.on_invalid {
+                    OnInvalid::Fail => {
+                        return Err(ApplyError::InvalidValue(InvalidValue {
+                            column: prepared.name.clone(),
+                            sources: prepared.sources.clone(),
+                            row: first_row
+                                + kept_rows.as_ref().map_or(row, |rows| rows[row]) as u64,
+                            reason,
+                        }));
+                    }
+                    OnInvalid::DropRow => {
+                        let mut present = valid(array.as_ref());
+                        if let Some(past) = &past {
+                            for (p, &was_past) in present.iter_mut().zip(past) {
+                                *p |= was_past;
+                            }
+                        }
+                        keep_rows = Some(match keep_rows {
+                            Some(mask) => {
+                                mask.iter().zip(&present).map(|(a, b)| *a && *b).collect()
+                            }
+                            None => present,
+                        });
+                    }
+                    OnInvalid::Null => {}
+                }
+            }
+            withheld.push(match past {
+                Some(past) => Some(present_where(&batch, &prepared.inputs, past)?),
+                None => None,
+            });
+            columns.push(array);
+            tallies.push(tally);
+            scrubbed.push(scrub_counts);
+        }
+        let fields: Vec<Field> = self
+            .columns
+            .iter()
+            .zip(&columns)
+            .map(|(prepared, array)| {
+                let field = Field::new(&prepared.name, array.data_type().clone(), true);
+                match self
+                    .metadata
+                    .iter()
+                    .find(|(name, _)| *name == prepared.name)
+                {
+                    Some((_, metadata)) => field.with_metadata(metadata.clone()),
+                    None => field,
+                }
+            })
+            .collect();
+        let mut out = RecordBatch::try_new_with_options(
+            Arc::new(Schema::new(fields)),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(height)),
+        )
+        .map_err(|e| ApplyError::Internal(format!("assembling the batch: {e}")))?;
+        // Withheld values are counted in the rows written only.
+        let expired_counts = withheld
+            .iter()
+            .map(|rows| {
+                rows.as_ref().map_or(0, |rows| {
+                    (0..rows.len())
+                        .filter(|&r| rows[r] && keep_rows.as_ref().is_none_or(|w| w[r]))
+                        .count() as u64
+                })
+            })
+            .collect();
+        let mut rows_dropped = 0;
+        if let Some(mask) = keep_rows {
+            out = filter_record_batch(&out, &BooleanArray::from(mask))
+                .map_err(|e| ApplyError::Internal(format!("dropping rows: {e}")))?;
+            rows_dropped = (height - out.num_rows()) as u64;
+        }
+        Ok(BatchOutput {
+            batch: out,
+            stats: BatchStats {
+                tallies,
+                scrubbed,
+                expired: expired_counts,
+                rows_dropped,
+                excluded,
+            },
+        })
+    }
+
+    /// Take out the rows [`classify`](Self::classify) excludes, before any
+    /// transformation. Also returns the kept rows' positions in `batch` when some were
+    /// taken out, so that messages can name the original row.
+    fn exclude(&self, batch: &RecordBatch) -> Result<Kept, ApplyError> {
+        let mut counts = ExclusionCounts::default();
+        let whole = |counts| Kept {
+            batch: batch.clone(),
+            rows: None,
+            counts,
+        };
+        if !self.excludes() {
+            return Ok(whole(counts));
+        }
+        let classes = self.classify(batch)?;
+        for excluded in classes.iter().flatten() {
+            counts.count(*excluded);
+        }
+        if counts.total() == 0 {
+            return Ok(whole(counts));
+        }
+        let keep: Vec<bool> = classes.iter().map(Option::is_none).collect();
+        let filtered = filter_record_batch(batch, &BooleanArray::from(keep.clone()))
+            .map_err(|e| ApplyError::Internal(format!("excluding rows: {e}")))?;
+        let rows = keep
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| **k)
+            .map(|(i, _)| i)
+            .collect();
+        Ok(Kept {
+            batch: filtered,
+            rows: Some(rows),
+            counts,
+        })
+    }
+
+    /// [`column`](Self::column) computed on the rows not `past` only, with null in the
+    /// others; the rows computed on (positions in `batch`), to map the tally's rows back.
+    fn column_within(
+        &self,
+        prepared: &Prepared,
+        batch: &RecordBatch,
+        past: &[bool],
+    ) -> Result<(ArrayRef, Tally, ScrubCounts, Vec<usize>), ApplyError> {
+        let internal = |e: arrow::error::ArrowError| ApplyError::Internal(e.to_string());
+        let keep = BooleanArray::from(past.iter().map(|p| !p).collect::<Vec<_>>());
+        let within: Vec<usize> = (0..past.len()).filter(|&row| !past[row]).collect();
+        let indices = prepared
+            .inputs
+            .iter()
+            .map(|name| index_of(batch, name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sub = batch
+            .project(&indices)
+            .and_then(|b| filter_record_batch(&b, &keep))
+            .map_err(internal)?;
+        let (array, tally, counts) = self.column(prepared, &sub)?;
+        // The computed values, then one null that every withheld row takes.
+        let computed = array.len() as u32;
+        let extended = concat(&[
+            array.as_ref(),
+            new_null_array(array.data_type(), 1).as_ref(),
+        ])
+        .map_err(internal)?;
+        let mut next: u32 = 0;
+        let positions: UInt32Array = past
+            .iter()
+            .map(|&p| {
+                if p {
+                    computed
+                } else {
+                    next += 1;
+                    next - 1
+                }
+            })
+            .collect();
+        let full = take(extended.as_ref(), &positions, None).map_err(internal)?;
+        Ok((full, tally, counts, within))
+    }
+
+    fn column(
+        &self,
+        prepared: &Prepared,
+        batch: &RecordBatch,
+    ) -> Result<(ArrayRef, Tally, ScrubCounts), ApplyError> {
+        let kernel_error =
+            |e: KernelError| ApplyError::Internal(format!("column `{}`: {e}", prepared.name));
+        let text = |name: &str| input(batch, name, Want::Text);
+        let date = |name: &str| input(batch, name, Want::Date);
+        let output: KernelOutput = match &prepared.op {
+            Op::Keep(source) => {
+                let array = Arc::clone(column(batch, source)?);
+                return Ok((array, Tally::default(), ScrubCounts::default()));
+            }
+            Op::Scrub(source, scrubber) => {
+                return batch::scrub(text(source)?.as_ref(), scrubber).map_err(kernel_error);
+            }
+            Op::Bsn(p, source) => batch::pseudonymise_bsn(p, text(source)?.as_ref()),
+            Op::Name(p, sources) => {
+                let arrays = sources
+                    .iter()
+                    .map(|s| text(s))
+                    .collect::<Result<Vec<_>, _>>()?;
+                batch::pseudonymise_name(p, &arrays.iter().map(|a| a.as_ref()).collect::<Vec<_>>())
+            }
+            Op::Link(p, parts) => {
+                let arrays: Vec<Vec<ArrayRef>> = parts
+                    .iter()
+                    .map(|part| match part {
+                        LinkPart::Date(c) => Ok(vec![date(c)?]),
+                        LinkPart::Name(cs) => cs.iter().map(|c| text(c)).collect(),
+                    })
+                    .collect::<Result<_, ApplyError>>()?;
+                let sources: Vec<LinkSource> = parts
+                    .iter()
+                    .zip(&arrays)
+                    .map(|(part, arrays)| match part {
+                        LinkPart::Date(_) => LinkSource::Date(arrays[0].as_ref()),
+                        LinkPart::Name(_) => {
+                            LinkSource::Name(arrays.iter().map(|a| a.as_ref()).collect())
+                        }
+                    })
+                    .collect();
+                batch::pseudonymise_link(p, &sources)
+            }
+            Op::Year(source) => batch::year(date(source)?.as_ref()),
+            Op::Month(source) => batch::month(date(source)?.as_ref()),
+            Op::AgeBand(source, reference, bands) => {
+                batch::age_band(date(source)?.as_ref(), *reference, bands)
+            }
+            Op::Pc4(source) => batch::pc4(text(source)?.as_ref()),
+            Op::Bucket(source, buckets) => {
+                batch::bucket(input(batch, source, Want::Number)?.as_ref(), buckets)
+            }
+            Op::TopCode(source, max) => {
+                batch::top_code(input(batch, source, Want::Number)?.as_ref(), *max)
+            }
+        }
+        .map_err(kernel_error)?;
+        let (array, tally) = output;
+        Ok((array, tally, ScrubCounts::default()))
+    }
+}
+
+/// Per row of `batch`, where it stands against `term`.
+fn expired(batch: &RecordBatch, term: &Term) -> Result<Vec<Expiry>, ApplyError> {
+    batch::expired(
+        input(batch, &term.anchor, Want::Date)?.as_ref(),
+        term.cutoff,
+    )
+    .map_err(|e| ApplyError::Internal(format!("retention anchor `{}`: {e}", term.anchor)))
+}
+
+/// Per row, whether `array` holds a value (a null-typed array holds none).
+fn valid(array: &dyn Array) -> Vec<bool> {
+    match array.logical_nulls() {
+        Some(nulls) => nulls.iter().collect(),
+        None => vec![true; array.len()],
+    }
+}
+
+/// Per row of `batch`, whether `past` and any of `inputs` holds a value.
+fn present_where(
+    batch: &RecordBatch,
+    inputs: &[String],
+    past: Vec<bool>,
+) -> Result<Vec<bool>, ApplyError> {
+    let mut rows = vec![false; batch.num_rows()];
+    for name in inputs {
+        for (row, present) in valid(column(batch, name)?.as_ref()).into_iter().enumerate() {
+            rows[row] |= present;
+        }
+    }
+    Ok(rows.into_iter().zip(past).map(|(r, p)| r && p).collect())
+}
+
+/// The arrow type a kernel reads.
+#[derive(Clone, Copy)]
+enum Want {
+    Text,
+    Date,
+    Number,
+}
+
+fn index_of(batch: &RecordBatch, name: &str) -> Result<usize, ApplyError> {
+    batch
+        .schema_ref()
+        .index_of(name)
+        .map_err(|_| ApplyError::Internal(format!("planned column `{name}` is not in the batch")))
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, ApplyError> {
+    Ok(batch.column(index_of(batch, name)?))
+}
+
+/// A source column as the array a kernel takes: integers become text for BSNs and
+/// postcodes, every integer width becomes int64 and every float float64 for numbers.
+fn input(batch: &RecordBatch, name: &str, want: Want) -> Result<ArrayRef, ApplyError> {
+    let array = column(batch, name)?;
+    let dtype = array.data_type();
+    let target = match want {
+        Want::Text if dtype.is_integer() => Some(DataType::Utf8),
+        // Unsigned 64-bit values may not fit int64: those become floats rather than null.
+        Want::Number if *dtype == DataType::UInt64 => Some(DataType::Float64),
+        Want::Number if dtype.is_integer() && *dtype != DataType::Int64 => Some(DataType::Int64),
+        Want::Number if dtype.is_floating() && *dtype != DataType::Float64 => {
+            Some(DataType::Float64)
+        }
+        Want::Text | Want::Date | Want::Number => None,
+    };
+    match target {
+        Some(t) => cast(array.as_ref(), &t)
+            .map_err(|e| ApplyError::Internal(format!("casting `{name}` to {t}: {e}"))),
+        None => Ok(Arc::clone(array)),
+    }
+}
+
+/// Per row, the canonical form of the BSN in `values` (text, or integers as exports
+/// sometimes hold them) as its nine digits, or null where there is none.
+pub fn canonical_bsns(values: &ArrayRef) -> Result<arrow::array::StringArray, ApplyError> {
+    let values = if values.data_type().is_integer() {
+        cast(values.as_ref(), &DataType::Utf8)
+            .map_err(|e| ApplyError::Internal(format!("BSNs as text: {e}")))?
+    } else {
+        Arc::clone(values)
+    };
+    let strings =
+        Strings::try_new(values.as_ref()).map_err(|e| ApplyError::Internal(e.to_string()))?;
+    Ok((0..strings.len())
+        .map(|row| {
+            strings
+                .get(row)
+                .and_then(canonical::bsn)
+                .map(|digits| String::from_utf8_lossy(&digits).into_owned())
+        })
+        .collect())
+}

@@ -1,0 +1,222 @@
+//! A table's aggregated cells protected and published: the cells built from one
+//! aggregation per combination of grouped dimensions (whichever engine aggregated), then
+//! primary and secondary suppression and rounding by
+//! [`kernels::table`](crate::kernels::table), and the table as published.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringArray, UInt64Array};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, UInt64Type};
+use arrow::record_batch::RecordBatch;
+
+use super::ApplyError;
+use crate::kernels::arrays::Strings;
+use crate::kernels::table::{self, Cell, Coord};
+use crate::spec::Table;
+
+/// The aggregate columns [`cells`] reads beside the grouped dimensions.
+pub const RECORDS: &str = "__records";
+/// Distinct persons per cell (only with `[table] person`).
+pub const PERSONS: &str = "__persons";
+
+/// The sum of the `i`-th summed column, and its contributors (persons, or records, with
+/// a value).
+pub fn sum_columns(i: usize) -> (String, String) {
+    (format!("__sum{i}"), format!("__n{i}"))
+}
+
+/// What the table step did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableReport {
+    pub cells: u64,
+    /// Cells that are totals over at least one dimension.
+    pub margins: u64,
+    pub primary: u64,
+    pub secondary: u64,
+}
+
+/// The cells of one aggregation: `batch` holds one row per cell, a text column per
+/// dimension in `grouped` (indices into the spec's dimensions; the others are totals),
+/// [`RECORDS`], [`PERSONS`] with a person column, and [`sum_columns`] per summed column.
+/// `dominated` holds the grouped values of the cells whose sum fails the p%-rule.
+pub fn cells(
+    spec: &Table,
+    grouped: &[usize],
+    batch: &RecordBatch,
+    dominated: &HashSet<Vec<Option<String>>>,
+) -> Result<Vec<Cell>, ApplyError> {
+    let column = |name: &str| {
+        batch.column_by_name(name).ok_or_else(|| {
+            ApplyError::Internal(format!("the aggregated cells have no column `{name}`"))
+        })
+    };
+    let count = |name: &str| -> Result<UInt64Array, ApplyError> {
+        let array = cast(column(name)?.as_ref(), &DataType::UInt64)
+            .map_err(|e| ApplyError::Internal(format!("aggregate `{name}`: {e}")))?;
+        Ok(array.as_primitive::<UInt64Type>().clone())
+    };
+    let float = |name: &str| -> Result<Float64Array, ApplyError> {
+        let array = cast(column(name)?.as_ref(), &DataType::Float64)
+            .map_err(|e| ApplyError::Internal(format!("aggregate `{name}`: {e}")))?;
+        Ok(array.as_primitive::<Float64Type>().clone())
+    };
+    let get = |a: &UInt64Array, row: usize| a.is_valid(row).then(|| a.value(row));
+    let keys: Vec<ArrayRef> = grouped
+        .iter()
+        .map(|&d| {
+            cast(column(&spec.dimensions[d])?.as_ref(), &DataType::Utf8).map_err(|e| {
+                ApplyError::Internal(format!("dimension `{}`: {e}", spec.dimensions[d]))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let keys: Vec<Strings> = keys
+        .iter()
+        .map(|a| Strings::try_new(a.as_ref()).map_err(|e| ApplyError::Internal(e.to_string())))
+        .collect::<Result<_, _>>()?;
+    let records = count(RECORDS)?;
+    let persons = spec.person.as_ref().map(|_| count(PERSONS)).transpose()?;
+    let sums: Vec<(Float64Array, UInt64Array)> = (0..spec.sums.len())
+        .map(|i| {
+            let (sum, n) = sum_columns(i);
+            Ok((float(&sum)?, count(&n)?))
+        })
+        .collect::<Result<_, ApplyError>>()?;
+    let dims = spec.dimensions.len();
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            let values: Vec<Option<String>> =
+                keys.iter().map(|k| k.get(row).map(str::to_owned)).collect();
+            let mut coords = vec![Coord::Total; dims];
+            for (&d, value) in grouped.iter().zip(&values) {
+                coords[d] = Coord::Value(value.clone());
+            }
+            let records = get(&records, row).unwrap_or(0);
+            Cell {
+                coords,
+                persons: persons
+                    .as_ref()
+                    .map_or(Some(records), |p| get(p, row))
+                    .unwrap_or(0),
+                records,
+                sums: sums
+                    .iter()
+                    .map(|(sum, n)| {
+                        (get(n, row).unwrap_or(0) > 0).then(|| {
+                            if sum.is_valid(row) {
+                                sum.value(row)
+                            } else {
+                                0.0
+                            }
+                        })
+                    })
+                    .collect(),
+                contributors: sums.iter().map(|(_, n)| get(n, row).unwrap_or(0)).collect(),
+                dominated: dominated.contains(&values),
+                suppressed: None,
+            }
+        })
+        .collect())
+}
+
+/// Protect `cells` (every aggregation's) and lay the table out as published.
+pub fn protect(
+    spec: &Table,
+    mut cells: Vec<Cell>,
+) -> Result<(RecordBatch, TableReport), ApplyError> {
+    let dims = spec.dimensions.len();
+    // A published total must not read as a value of its dimension.
+    if spec.totals
+        && let Some(d) = (0..dims).find(|&d| {
+            cells
+                .iter()
+                .any(|c| c.coords[d] == Coord::Value(Some(spec.total_label.clone())))
+        })
+    {
+        return Err(ApplyError::Table(format!(
+            "dimension `{}` has a value equal to the total label; set [table] total_label to another word",
+            spec.dimensions[d]
+        )));
+    }
+    // A table of no records has one total cell of zero; no other cell exists.
+    cells.sort_by(|a, b| a.coords.cmp(&b.coords));
+    let primary = table::primary(&mut cells, u64::from(spec.min_count));
+    let secondary = if spec.totals {
+        table::secondary(&mut cells)
+    } else {
+        0
+    };
+    let report = TableReport {
+        cells: cells.len() as u64,
+        margins: cells
+            .iter()
+            .filter(|c| c.coords.contains(&Coord::Total))
+            .count() as u64,
+        primary,
+        secondary,
+    };
+    Ok((published(spec, &cells)?, report))
+}
+
+/// The table as published: dimension values (a total as `total_label`), rounded counts,
+/// sums and means, all null in a suppressed cell, and each cell's status.
+fn published(spec: &Table, cells: &[Cell]) -> Result<RecordBatch, ApplyError> {
+    let base = u64::from(spec.round_to);
+    let mut columns: Vec<(String, ArrayRef)> = Vec::new();
+    for (d, name) in spec.dimensions.iter().enumerate() {
+        let values: StringArray = cells
+            .iter()
+            .map(|c| match &c.coords[d] {
+                Coord::Total => Some(spec.total_label.as_str()),
+                Coord::Value(v) => v.as_deref(),
+            })
+            .collect();
+        columns.push((name.clone(), Arc::new(values)));
+    }
+    let shown = |c: &Cell| c.suppressed.is_none();
+    if spec.person.is_some() {
+        let persons: UInt64Array = cells
+            .iter()
+            .map(|c| shown(c).then(|| table::round_to(c.persons, base)))
+            .collect();
+        columns.push(("persons".into(), Arc::new(persons)));
+    }
+    let records: UInt64Array = cells
+        .iter()
+        .map(|c| shown(c).then(|| table::round_to(c.records, base)))
+        .collect();
+    columns.push(("records".into(), Arc::new(records)));
+    for (i, name) in spec.sums.iter().enumerate() {
+        let sums: Float64Array = cells
+            .iter()
+            .map(|c| c.sums[i].filter(|_| shown(c)).map(cents))
+            .collect();
+        // Over the published (rounded) record count: an exact count could otherwise be
+        // worked out as sum ÷ mean.
+        let means: Float64Array = cells
+            .iter()
+            .map(|c| {
+                let published = table::round_to(c.records, base);
+                c.sums[i]
+                    .filter(|_| shown(c) && published > 0)
+                    .map(|s| cents(s / published as f64))
+            })
+            .collect();
+        columns.push((format!("sum_{name}"), Arc::new(sums)));
+        columns.push((format!("mean_{name}"), Arc::new(means)));
+    }
+    let status: StringArray = cells
+        .iter()
+        .map(|c| Some(c.suppressed.map_or("published", |s| s.as_str())))
+        .collect();
+    columns.push(("status".into(), Arc::new(status)));
+    RecordBatch::try_from_iter(columns)
+        .map_err(|e| ApplyError::Internal(format!("laying out the table: {e}")))
+}
+
+/// `value` to two decimals: the order in which a parallel sum adds up its parts shows in
+/// the last bits, which must not make a re-run's output differ.
+fn cents(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
