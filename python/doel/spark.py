@@ -1,0 +1,334 @@
+"""Run a doel pipeline on Apache Spark, with doel's own code deciding every row and cell.
+
+What runs where:
+
+* the driver validates the pipeline and resolves its plan against the input's schema
+  (the same checks as ``doel plan``), reads the exclusion lists, and protects the
+  aggregated table cells (threshold, rounding, secondary suppression);
+* Spark reads the input, joins it with the lists (a broadcast join on the canonical
+  BSN), counts the exclusions, aggregates tables and writes the output;
+* the executors run the row-local plan (canonical forms, pseudonyms, tokens,
+  generalisations, scrubbing, invalid values) in ``mapInArrow``, reading the key from a
+  file or an environment variable themselves: it never travels in a pickled closure.
+
+Not on Spark yet (refused with a message): ``kind = "microdata"`` (k-anonymity needs the
+class counts of ``doel run``), ``[table] p_percent``, Arrow IPC input, and the
+manifest, register entry, signature and encrypted delivery of ``doel run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import sys
+from functools import partial
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from . import _doel
+from ._doel import DoelError
+
+EXIT_USAGE, EXIT_POLICY, EXIT_IO, EXIT_INTERNAL = 1, 2, 3, 4
+
+_RESTRICTION, _OBJECTION = "restriction", "objection"
+
+
+class _Config:
+    """What an executor needs to rebuild the plan: texts, schema, date, and where the
+    key is (a path or a variable name), never the key."""
+
+    def __init__(self, pipeline, pipeline_text, catalogue_text, schema, run_date, key_file, key_env):
+        self.args = (pipeline, pipeline_text, catalogue_text, schema, run_date)
+        self.key_file, self.key_env = key_file, key_env
+
+    def rows(self):
+        return _doel.Plan(*self.args).rows(key_file=self.key_file, key_env=self.key_env)
+
+
+def _plain(schema: pa.Schema) -> pa.Schema:
+    """``schema`` without field metadata, as Spark declares it."""
+    return pa.schema([pa.field(f.name, f.type, f.nullable) for f in schema])
+
+
+def _with_string(schema, name):
+    """A copy of the Spark ``schema`` with a nullable string column ``name`` added
+    (``StructType.add`` would change the DataFrame's own schema object)."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    return StructType([*schema.fields, StructField(name, StringType(), True)])
+
+
+def _bsn_key(config, batches):
+    rows = config.rows()
+    for batch in batches:
+        yield rows.bsn_key(batch)
+
+
+def _classify(config, batches):
+    rows = config.rows()
+    for batch in batches:
+        yield rows.classify(batch)
+
+
+def _apply(config, target, batches):
+    rows = config.rows()
+    for batch in batches:
+        out = rows.apply(batch)
+        # Spark may hand over large_string where it declares string: give back its types.
+        yield out if out.schema.equals(target) else out.cast(target)
+
+
+def _read_input(spark, path, fmt, delimiter):
+    fmt = fmt or Path(path).suffix.lstrip(".").lower()
+    if fmt == "parquet":
+        return spark.read.parquet(path)
+    if fmt == "csv":
+        return (
+            spark.read.option("header", True)
+            .option("sep", delimiter)
+            .option("inferSchema", True)
+            .option("mode", "FAILFAST")
+            .csv(path)
+        )
+    raise DoelError(
+        f"input {path}: format {fmt or 'unknown'} cannot be read by Spark here\n"
+        "  hint: convert it to Parquet (doel reads Arrow IPC, Spark does not)"
+    )
+
+
+def _load_list(path):
+    """The canonical BSNs of one list file (its first column, with a header row), and
+    the number of entries without a canonical form."""
+    if Path(path).suffix.lower() == ".parquet":
+        table = pq.read_table(path)
+        column = table.column(0).cast(pa.string())
+    else:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            first = next(csv.reader(f), [""])[0]
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types={first: pa.string()}))
+        column = table.column(0)
+    values = column.combine_chunks()
+    canonical = pa.array(_doel.canonical_bsn(values))
+    blank = pc.equal(pc.utf8_trim_whitespace(values).fill_null(""), "")
+    valid = [b for b in canonical.to_pylist() if b is not None]
+    invalid = sum(1 for c, b in zip(canonical.to_pylist(), blank.to_pylist()) if c is None and not b)
+    return valid, invalid
+
+
+def run(
+    pipeline: str,
+    *,
+    spark,
+    key_file: str | None = None,
+    key_env: str | None = None,
+    run_date: str | None = None,
+    input: str | None = None,
+    output: str | None = None,
+) -> dict:
+    """Run ``pipeline`` on ``spark``; returns what was done, under the names the
+    manifest of ``doel run`` uses: rows read, excluded by reason, dropped and written,
+    and for a table the disclosure results."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+    text = Path(pipeline).read_text(encoding="utf-8")
+    info = _doel.pipeline_info(pipeline, text)
+    catalogue_text = Path(info["catalogue"]).read_text(encoding="utf-8")
+    run_date = run_date or datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    input_path = input or info["input"]
+    output_path = output or info["output"]
+    output_format = Path(output_path).suffix.lstrip(".").lower() if output else info["output_format"]
+
+    df = _read_input(spark, input_path, info["input_format"], info["delimiter"])
+    schema = _plain(to_arrow_schema(df.schema))
+    plan = _doel.Plan(pipeline, text, catalogue_text, schema, run_date)
+    if plan.output_kind == "microdata":
+        raise DoelError(
+            f"pipeline {pipeline}: kind = \"microdata\" is not run on Spark yet\n"
+            "  hint: run it with `doel run`, which checks k-anonymity over the whole extract"
+        )
+    table = plan.table()
+    if table and table["p_percent"] is not None:
+        raise DoelError(
+            f"pipeline {pipeline}: [table] p_percent is not applied on Spark yet\n"
+            "  hint: run it with `doel run`, or remove p_percent"
+        )
+    config = _Config(pipeline, text, catalogue_text, schema, run_date, key_file, key_env)
+    # The key is read here too, so that a missing or malformed key fails before Spark starts.
+    rows = config.rows()
+
+    df = df.select(*[F.col(f"`{c}`") for c in plan.needed_inputs])
+    summary = {"pipeline": info["name"], "engine": "spark", "run_date": run_date, "lists": []}
+    if plan.exclusion_key is not None:
+        listed = {}
+        for path, reason in plan.exclusion_lists:
+            valid, invalid = _load_list(path)
+            summary["lists"].append({"path": path, "reason": reason, "entries": len(valid) + invalid, "invalid": invalid})
+            for bsn in valid:
+                # A BSN on both kinds of list counts as restricted, as in `doel run`.
+                if listed.get(bsn) != _RESTRICTION:
+                    listed[bsn] = reason
+        lists = spark.createDataFrame(
+            sorted(listed.items()), f"{_doel.BSN_COLUMN} string, {_doel.LISTED_COLUMN} string"
+        )
+        key_schema = _with_string(df.schema, _doel.BSN_COLUMN)
+        df = (
+            df.mapInArrow(partial(_bsn_key, config), key_schema)
+            .join(F.broadcast(lists), on=_doel.BSN_COLUMN, how="left")
+            .drop(_doel.BSN_COLUMN)
+        )
+    classified = df.mapInArrow(partial(_classify, config), _with_string(df.schema, _doel.EXCLUDED_COLUMN))
+    classified = classified.persist()
+    counts = {r[0]: r[1] for r in classified.groupBy(_doel.EXCLUDED_COLUMN).count().collect()}
+    rows_read = sum(counts.values())
+    kept = classified.filter(F.col(_doel.EXCLUDED_COLUMN).isNull()).drop(_doel.EXCLUDED_COLUMN)
+    target = _plain(rows.output_schema(_plain(to_arrow_schema(kept.schema))))
+    out = kept.mapInArrow(partial(_apply, config, target), from_arrow_schema(target)).persist()
+    rows_kept = counts.get(None, 0)
+    rows_transformed = out.count()
+    summary.update(
+        rows_read=rows_read,
+        excluded={
+            "restriction": counts.get("restriction", 0),
+            "objection": counts.get("objection", 0),
+            "retention": counts.get("retention", 0) + counts.get("retention_undated", 0),
+            "retention_undated": counts.get("retention_undated", 0),
+            "unreadable_flag": counts.get("unreadable", 0),
+        },
+        rows_dropped=rows_kept - rows_transformed,
+        output=output_path,
+    )
+    if table is None:
+        writer = out.write.mode("errorifexists")
+        if output_format == "csv":
+            writer.option("header", True).csv(output_path)
+        elif output_format == "parquet":
+            writer.parquet(output_path)
+        else:
+            raise DoelError(f"output {output_path}: Spark writes csv or parquet here\n  hint: name a .csv or .parquet output")
+        summary["rows_written"] = rows_transformed
+    else:
+        published, report = _table(plan, table, out)
+        _write_table(published, output_path, output_format)
+        summary["rows_written"] = published.num_rows
+        summary["disclosure"] = {
+            "kind": "table",
+            "cells": report["cells"],
+            "margins": report["margins"],
+            "suppressed_primary": report["primary"],
+            "suppressed_secondary": report["secondary"],
+        }
+    classified.unpersist()
+    out.unpersist()
+    return summary
+
+
+def _table(plan, table, records):
+    """Aggregate ``records`` in Spark SQL, once per combination of grouped dimensions
+    when totals are published, and protect the cells with doel's own code."""
+    from pyspark.sql import functions as F
+
+    dims, person, sums = table["dimensions"], table["person"], table["sums"]
+    cells = plan.cells()
+    subsets = range((1 << len(dims)) - 1, -1, -1) if table["totals"] else [(1 << len(dims)) - 1]
+    for subset in subsets:
+        grouped = [d for d in range(len(dims)) if subset & (1 << d)]
+        aggregates = [F.count(F.lit(1)).alias("__records")]
+        if person:
+            aggregates.append(F.countDistinct(F.col(f"`{person}`")).alias("__persons"))
+        for i, name in enumerate(sums):
+            value = F.col(f"`{name}`").cast("double")
+            aggregates.append(F.sum(value).alias(f"__sum{i}"))
+            contributors = (
+                F.countDistinct(F.when(value.isNotNull(), F.col(f"`{person}`")))
+                if person
+                else F.count(value)
+            )
+            aggregates.append(contributors.alias(f"__n{i}"))
+        keys = [F.col(f"`{dims[d]}`").cast("string").alias(dims[d]) for d in grouped]
+        aggregated = records.groupBy(*keys).agg(*aggregates) if keys else records.agg(*aggregates)
+        for batch in aggregated.toArrow().to_batches():
+            cells.add(grouped, batch)
+    return cells.protect()
+
+
+def _write_table(batch, path, fmt):
+    """The protected table, written whole or not at all (a temporary file renamed)."""
+    target = Path(path)
+    if target.is_dir():
+        raise DoelError(f"output {path}: is a directory\n  hint: name a file")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.doel-spark.tmp")
+    table = pa.Table.from_batches([batch])
+    if fmt == "csv":
+        pacsv.write_csv(table, temporary)
+    elif fmt == "parquet":
+        pq.write_table(table, temporary)
+    else:
+        raise DoelError(f"output {path}: Spark writes csv or parquet here\n  hint: name a .csv or .parquet output")
+    os.replace(temporary, target)
+
+
+def session(master="local[2]"):
+    """A local Spark session as the tests and the sample use it: loopback, no UI."""
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Workers run this interpreter (the one doel is installed in), not the first python3
+    # on the PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return (
+        SparkSession.builder.master(master)
+        .appName("doel")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="doel-spark",
+        description="Run a doel pipeline on Apache Spark (see the README's 'On Spark').",
+    )
+    parser.add_argument("pipeline")
+    key = parser.add_mutually_exclusive_group(required=True)
+    key.add_argument("--key-file", help="the key file, at this path on the driver and every executor")
+    key.add_argument("--key-env", help="an environment variable holding the key's hex, on the driver and every executor")
+    parser.add_argument("--run-date", help="YYYY-MM-DD: ages and retention terms count from it (default: today, UTC)")
+    parser.add_argument("--input", help="override the pipeline's input")
+    parser.add_argument("--output", help="override the pipeline's output")
+    parser.add_argument("--master", help="Spark master (default: from spark-submit, else local[2])")
+    args = parser.parse_args(argv)
+    try:
+        spark = session(args.master or os.environ.get("DOEL_SPARK_MASTER", "local[2]"))
+        summary = run(
+            args.pipeline,
+            spark=spark,
+            key_file=args.key_file,
+            key_env=args.key_env,
+            run_date=args.run_date,
+            input=args.input,
+            output=args.output,
+        )
+    except DoelError as e:
+        print(f"doel-spark: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as e:
+        print(f"doel-spark: {e.filename or 'a file'}: {e.strerror}", file=sys.stderr)
+        return EXIT_IO
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

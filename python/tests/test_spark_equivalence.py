@@ -1,0 +1,139 @@
+"""The same pipeline on local Spark (doel.spark) and with `doel run` gives the same
+pseudonyms, the same excluded rows (counted by reason) and the same protected table.
+
+Run from the repository root after `cargo build` and `maturin develop` (`.ci/run` does
+both): python -m unittest discover -s python/tests
+"""
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
+
+import doel
+from doel import spark as doel_spark
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = ROOT / "sample-data" / "demo.key"
+RUN_DATE = "2026-11-01"
+
+
+def doel_binary():
+    target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
+    return os.environ.get("DOEL_BIN", str(Path(target) / "debug" / "doel"))
+
+
+def sorted_rows(table):
+    """The rows of ``table`` as sorted tuples: order is not part of the contract."""
+    columns = table.column_names
+    return sorted(
+        (tuple(row[c] for c in columns) for row in table.to_pylist()),
+        key=lambda r: tuple((v is None, str(v)) for v in r),
+    )
+
+
+class SparkEquivalence(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = Path(tempfile.mkdtemp(prefix="doel-spark-"))
+        cls.spark = doel_spark.session("local[2]")
+        cls.spark.sparkContext.setLogLevel("ERROR")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.spark.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def single_machine(self, pipeline, output):
+        """`doel run` on one machine: its output and its manifest."""
+        result = subprocess.run(
+            [doel_binary(), "run", pipeline, "--key-file", str(KEY), "--run-date", RUN_DATE,
+             "--output", str(output), "--quiet"],
+            cwd=ROOT, capture_output=True, text=True,
+            env={**os.environ, "DOEL_REGISTER": str(self.dir / "register.jsonl")},
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        manifest = json.loads(Path(str(output) + ".manifest.json").read_text())
+        return manifest
+
+    def on_spark(self, pipeline, output):
+        cwd = os.getcwd()
+        os.chdir(ROOT)
+        try:
+            return doel_spark.run(pipeline, spark=self.spark, key_file=str(KEY),
+                                  run_date=RUN_DATE, output=str(output))
+        finally:
+            os.chdir(cwd)
+
+    def assert_same_exclusions(self, manifest, summary):
+        counts = manifest["counts"]["excluded"]
+        for reason in ("restriction", "objection", "retention", "retention_undated", "unreadable_flag"):
+            self.assertEqual(summary["excluded"][reason], counts[reason], reason)
+        self.assertEqual(summary["rows_read"], manifest["counts"]["rows_read"])
+        self.assertEqual(summary["rows_dropped"], manifest["counts"]["rows_dropped"])
+
+    def run_both(self, pipeline, name, read):
+        """`doel run` and doel.spark on ``pipeline``, writing ``name`` each: the same
+        columns, the same rows (in any order), the same exclusions by reason."""
+        single_path, spark_path = self.dir / f"single-{name}", self.dir / f"spark-{name}"
+        manifest = self.single_machine(pipeline, single_path)
+        summary = self.on_spark(pipeline, spark_path)
+        single, spark = read(single_path), read(spark_path)
+        self.assertEqual(spark.column_names, single.column_names)
+        self.assertEqual(spark.num_rows, single.num_rows)
+        self.assertEqual(sorted_rows(spark.cast(single.schema.remove_metadata())),
+                         sorted_rows(single))
+        self.assert_same_exclusions(manifest, summary)
+        return single, manifest, summary
+
+    def test_research_records(self):
+        """Flags, an objection list (broadcast join), BSN, name and link pseudonyms,
+        generalisations and scrubbed free text, Parquet in and out (Spark writes a
+        directory of parts)."""
+        single, manifest, summary = self.run_both(
+            "pipelines/onderzoek-ontwikkeling.toml", "research.parquet",
+            lambda p: ds.dataset(p, format="parquet").to_table())
+        self.assertGreater(single.num_rows, 1000)
+        self.assertGreater(summary["excluded"]["objection"], 0)
+        self.assertEqual(summary["rows_written"], manifest["counts"]["rows_written"])
+
+    def test_statistics_records_from_csv(self):
+        """CSV input read by Spark's own reader, CSV output."""
+        self.run_both("pipelines/gemeente-jeugd.toml", "jeugd.csv",
+                      lambda p: ds.dataset(p, format="csv").to_table())
+
+    def test_protected_table(self):
+        """Aggregated in Spark SQL, protected by doel's code: the same cells, counts,
+        sums and suppressions."""
+        single, manifest, summary = self.run_both(
+            "pipelines/gemeente-tabel.toml", "tabel.csv", pacsv.read_csv)
+        statuses = set(single.column("status").to_pylist())
+        self.assertIn("published", statuses)
+        self.assertTrue(any(s.startswith("suppressed") for s in statuses))
+        self.assertEqual(summary["disclosure"], manifest["disclosure"])
+
+    def test_key_never_in_the_closure(self):
+        """What Spark pickles for the executors names the key file, never the key."""
+        key_hex = KEY.read_text().strip()
+        text = (ROOT / "pipelines/onderzoek-ontwikkeling.toml").read_text()
+        config = doel_spark._Config("p.toml", text, "", pa.schema([]), RUN_DATE, str(KEY), None)
+        pickled = pickle.dumps(config)
+        self.assertNotIn(key_hex.encode(), pickled)
+        self.assertNotIn(key_hex.upper().encode(), pickled)
+        self.assertNotIn(bytes.fromhex(key_hex), pickled)
+
+    def test_microdata_refused(self):
+        with self.assertRaisesRegex(doel.DoelError, "not run on Spark yet"):
+            self.on_spark("pipelines/onderzoek-microdata.toml", self.dir / "micro.parquet")
+
+
+if __name__ == "__main__":
+    unittest.main()
