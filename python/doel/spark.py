@@ -49,7 +49,18 @@ class _Config:
         self.key_file, self.key_env = key_file, key_env
 
     def rows(self):
-        return _doel.Plan(*self.args).rows(key_file=self.key_file, key_env=self.key_env)
+        return _doel.Plan(*self.args).rows(key_file=_local(self.key_file), key_env=self.key_env)
+
+
+def _local(key_file):
+    """``key_file`` where it exists here, else the copy Spark shipped with ``--files``
+    (``spark.files``) under that name."""
+    if key_file is None or os.path.exists(key_file):
+        return key_file
+    from pyspark import SparkFiles
+
+    shipped = SparkFiles.get(os.path.basename(key_file))
+    return shipped if os.path.exists(shipped) else key_file
 
 
 def _plain(schema: pa.Schema) -> pa.Schema:
@@ -93,7 +104,9 @@ def _read_input(spark, path, fmt, delimiter):
         return (
             spark.read.option("header", True)
             .option("sep", delimiter)
-            .option("inferSchema", True)
+            # As `doel run` reads CSV: every column as text (inference would turn BSNs
+            # into integers and drop leading zeros); the kernels parse what they need.
+            .option("inferSchema", False)
             .option("mode", "FAILFAST")
             .csv(path)
         )
@@ -276,18 +289,23 @@ def _write_table(batch, path, fmt):
     os.replace(temporary, target)
 
 
-def session(master="local[2]"):
-    """A local Spark session as the tests and the sample use it: loopback, no UI."""
+def session(master=None):
+    """A Spark session: on ``master`` when given, else on the master spark-submit set,
+    else on ``local[2]``; loopback, no UI, UTC."""
+    from pyspark import SparkConf
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Workers run this interpreter (the one doel is installed in), not the first python3
     # on the PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName("doel")
+    if master:
+        builder = builder.master(master)
+    elif not SparkConf().contains("spark.master"):
+        builder = builder.master("local[2]")
     return (
-        SparkSession.builder.master(master)
-        .appName("doel")
-        .config("spark.ui.enabled", "false")
+        builder.config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.session.timeZone", "UTC")
@@ -307,10 +325,10 @@ def main(argv=None):
     parser.add_argument("--run-date", help="YYYY-MM-DD: ages and retention terms count from it (default: today, UTC)")
     parser.add_argument("--input", help="override the pipeline's input")
     parser.add_argument("--output", help="override the pipeline's output")
-    parser.add_argument("--master", help="Spark master (default: from spark-submit, else local[2])")
+    parser.add_argument("--master", help="Spark master (default: DOEL_SPARK_MASTER, else spark-submit's, else local[2])")
     args = parser.parse_args(argv)
     try:
-        spark = session(args.master or os.environ.get("DOEL_SPARK_MASTER", "local[2]"))
+        spark = session(args.master or os.environ.get("DOEL_SPARK_MASTER"))
         summary = run(
             args.pipeline,
             spark=spark,
