@@ -2071,3 +2071,41 @@ fn a_shared_key_file_is_warned_about_or_refused() {
         .stderr(contains("can be read by other users; chmod 600 it"));
     assert_error(&mut with_key(true), 1, "--strict-key-permissions is set");
 }
+
+/// The progress line is drawn on an interactive terminal only (a pseudo-terminal made by
+/// `script`), never into a pipe or a file, and not with `--quiet`.
+#[test]
+fn progress_is_drawn_on_a_terminal_only() {
+    let dir = TempDir::new().unwrap();
+    let binary = doel(&dir).get_program().to_owned();
+    let on_terminal = |extra: &str| {
+        let command = format!(
+            "{} run pipelines/onderzoek-ontwikkeling.toml --key-file sample-data/demo.key --run-date {RUN_DATE} --output {} {extra}",
+            binary.to_str().unwrap(),
+            dir.path().join("out.parquet").display(),
+        );
+        let typescript = dir.path().join("typescript");
+        let status = std::process::Command::new("script")
+            .args(["-qec", &command])
+            .arg(&typescript)
+            .current_dir(repo("."))
+            .env("DOEL_REGISTER", dir.path().join("doel-register.jsonl"))
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::read_to_string(typescript).unwrap()
+    };
+    assert!(on_terminal("").contains("rows read"));
+    assert!(!on_terminal("--quiet").contains("rows read"));
+    let piped = run(
+        &dir,
+        "pipelines/onderzoek-ontwikkeling.toml",
+        "sample-data/export.parquet",
+        "piped.parquet",
+    )
+    .output()
+    .unwrap();
+    assert!(piped.status.success());
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains("rows read"));
+}

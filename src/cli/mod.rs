@@ -4,6 +4,7 @@
 mod check;
 mod keyfile;
 mod log;
+mod progress;
 mod record;
 mod report;
 mod scan;
@@ -493,7 +494,12 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                 }
             }
             log::plan(&plan);
-            let summary = engine::run(&plan, input, &key)?;
+            let bar = (!quiet && log_format == log::LogFormat::Text)
+                .then(progress::Bar::on_terminal)
+                .flatten();
+            let summary = engine::run(&plan, input, &key, bar.as_ref().map(progress::Bar::report));
+            drop(bar);
+            let summary = summary?;
             let recorded = record::record(
                 &plan,
                 &summary,

@@ -20,7 +20,7 @@ use polars::prelude::PolarsError;
 pub use input::{Input, open};
 pub use microdata::Level;
 pub use run::{
-    ListReport, MicrodataReport, RejectionCount, RunSummary, interruption, run, same_file,
+    ListReport, MicrodataReport, Progress, RejectionCount, RunSummary, interruption, run, same_file,
 };
 pub use scan::{ColumnScan, DISTINCT_LIMIT, Distinct, ScanReport, scan};
 pub use table::TableReport;

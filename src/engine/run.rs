@@ -78,8 +78,12 @@ pub struct MicrodataReport {
     pub risk: crate::kernels::disclosure::Risk,
 }
 
+/// Told the rows read so far after each batch (the CLI draws a progress bar with it).
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+
 struct State {
     output: OutputFile,
+    progress: Option<Progress>,
     /// Microdata: the classes of the records written to the first pass's file.
     counter: Option<Counter>,
     /// Table: the person column, written to the first pass's file as 64-bit hashes (the
@@ -98,6 +102,9 @@ impl State {
     fn step(&mut self, transform: &BatchTransform, batch: &DataFrame) -> Result<(), EngineError> {
         let mut out = transform.apply(batch, self.rows_read + 1)?;
         self.rows_read += batch.height() as u64;
+        if let Some(progress) = &self.progress {
+            progress(self.rows_read);
+        }
         self.rows_dropped += out.stats.rows_dropped;
         self.excluded.add(&out.stats.excluded);
         self.rows_written += out.frame.height() as u64;
@@ -208,7 +215,12 @@ pub(super) fn stream<S: Send + 'static>(
 
 /// Execute `plan` over `input` with `key`. On error nothing is left at the output path
 /// (a file already there stays as it was).
-pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, EngineError> {
+pub fn run(
+    plan: &Plan,
+    input: Input,
+    key: &MasterKey,
+    progress: Option<Progress>,
+) -> Result<RunSummary, EngineError> {
     let output_path = &plan.pipeline.output.path;
     if input.files.iter().any(|f| same_file(f, output_path)) {
         return Err(EngineError::Output {
@@ -253,6 +265,7 @@ pub fn run(plan: &Plan, input: Input, key: &MasterKey) -> Result<RunSummary, Eng
     )?;
     let state = State {
         output,
+        progress,
         counter: microdata.map(Counter::new),
         hashed_person: table.and_then(|t| t.person.clone()),
         tallies: vec![Tally::default(); plan.outputs.len()],
