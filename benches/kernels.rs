@@ -1,5 +1,7 @@
 //! Kernel throughput (values/s) for the BSN and name pseudonym kernels, on 1, 2 and all
-//! available threads. `cargo bench --bench kernels`.
+//! available threads, and the HMAC against this CPU's raw limit: the HMAC of a short
+//! value with pre-keyed state is two SHA-256 compressions (`limit`).
+//! `cargo bench --no-default-features --bench kernels` (no polars to build).
 
 use arrow::array::StringArray;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -97,5 +99,55 @@ fn kernels(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, kernels);
+/// One thread: the pseudonym of a canonical BSN with the pre-keyed state cloned
+/// (`hmac`), against two bare SHA-256 compressions per value (`two_compressions`), the
+/// least any HMAC-SHA256 of a message under 56 bytes can cost.
+fn limit(c: &mut Criterion) {
+    let key = MasterKey::from_bytes([42; 32]);
+    let pseudonymiser = key.domain("bench").pseudonymiser("bsn");
+    let canonical: Vec<[u8; 9]> = (0..VALUES)
+        .map(|i| {
+            let mut digits = [b'0'; 9];
+            digits.copy_from_slice(format!("{:09}", 100_000_000 + i * 7).as_bytes());
+            digits
+        })
+        .collect();
+    let mut group = c.benchmark_group("limit");
+    group.throughput(Throughput::Elements(VALUES as u64));
+    group.bench_function("hmac", |b| {
+        let mut out = [0u8; 32];
+        b.iter(|| {
+            for value in &canonical {
+                pseudonymiser.write_hex(value, &mut out);
+                std::hint::black_box(&out);
+            }
+        })
+    });
+    group.bench_function("two_compressions", |b| {
+        // The inner block: the value and SHA-256 padding, as HMAC's inner hash sees it.
+        let prekeyed = [0x6a09e667u32; 8];
+        b.iter(|| {
+            for value in &canonical {
+                let mut block = [0u8; 64];
+                block[..9].copy_from_slice(value);
+                block[9] = 0x80;
+                block[62..].copy_from_slice(&((64 + 9) as u16 * 8).to_be_bytes());
+                let mut inner = prekeyed;
+                sha2::block_api::compress256(&mut inner, &[block]);
+                let mut outer_block = [0u8; 64];
+                for (i, word) in inner.iter().enumerate() {
+                    outer_block[i * 4..i * 4 + 4].copy_from_slice(&word.to_be_bytes());
+                }
+                outer_block[32] = 0x80;
+                outer_block[62..].copy_from_slice(&((64 + 32) as u16 * 8).to_be_bytes());
+                let mut outer = prekeyed;
+                sha2::block_api::compress256(&mut outer, &[outer_block]);
+                std::hint::black_box(&outer);
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, kernels, limit);
 criterion_main!(benches);

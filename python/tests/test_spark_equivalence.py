@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 import doel
 from doel import spark as doel_spark
@@ -129,6 +130,33 @@ class SparkEquivalence(unittest.TestCase):
         self.assertNotIn(key_hex.encode(), pickled)
         self.assertNotIn(key_hex.upper().encode(), pickled)
         self.assertNotIn(bytes.fromhex(key_hex), pickled)
+
+    def test_string_large_string_and_string_view_batches_agree(self):
+        """The extension takes Spark's `string` and `large_string` (and `string_view`)
+        columns alike: the same released values from each."""
+        pipeline = "pipelines/gemeente-jeugd.toml"
+        text = (ROOT / pipeline).read_text()
+        catalogue = (ROOT / "pipelines/catalogue.toml").read_text()
+        table = pq.read_table(ROOT / "sample-data/export.parquet")
+        outputs = []
+        for kind in (pa.string(), pa.large_string(), pa.string_view()):
+            schema = pa.schema([pa.field(f.name, kind if pa.types.is_string(f.type) else f.type)
+                                for f in table.schema])
+            batch = table.cast(schema).combine_chunks().to_batches()[0]
+            plan = doel.Plan(pipeline, text, catalogue, schema, RUN_DATE)
+            cwd = os.getcwd()
+            os.chdir(ROOT)
+            try:
+                rows = plan.rows(key_file=str(KEY), lists_joined=False)
+            finally:
+                os.chdir(cwd)
+            out = rows.apply(batch.select(plan.needed_inputs))
+            outputs.append(pa.Table.from_batches([out]).cast(
+                pa.schema([pa.field(f.name, pa.string() if "string" in str(f.type) else f.type)
+                           for f in out.schema])))
+        self.assertGreater(outputs[0].num_rows, 1000)
+        self.assertTrue(outputs[0].equals(outputs[1]))
+        self.assertTrue(outputs[0].equals(outputs[2]))
 
     def test_microdata_refused(self):
         with self.assertRaisesRegex(doel.DoelError, "not run on Spark yet"):
