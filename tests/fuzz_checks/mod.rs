@@ -5,9 +5,12 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(feature = "engine")]
+use std::path::PathBuf;
 use std::sync::LazyLock;
 
+#[cfg(feature = "engine")]
 use doel::engine::{Input, scan};
 use doel::kernels::canonical;
 use doel::kernels::keys::{MasterKey, Pseudonymiser, Tokeniser};
@@ -237,8 +240,10 @@ pub fn scrub(data: &[u8]) {
 // `doel run` shares up to the kernels). `Ok` or a clean `Err`, never a panic. The first
 // byte chooses the delimiter.
 
+#[cfg(feature = "engine")]
 const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 
+#[cfg(feature = "engine")]
 pub fn csv(data: &[u8]) {
     let Some((&first, bytes)) = data.split_first() else {
         return;
