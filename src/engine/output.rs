@@ -119,7 +119,20 @@ impl OutputFile {
                     .map_err(polars_fail)?
                     .fields()
                     .to_vec();
-                let encodings = polars::io::parquet::write::get_encodings(&arrow_schema);
+                // Pseudonyms and tokens are unique per person: a dictionary only costs
+                // time (it was 7 % of a research run) and is then not used.
+                let encodings: polars_buffer::Buffer<Vec<Encoding>> =
+                    polars::io::parquet::write::get_encodings(&arrow_schema)
+                        .iter()
+                        .zip(arrow_schema.iter())
+                        .map(|(leaves, (name, _))| {
+                            if metadata.iter().any(|(n, _)| n.as_str() == name.as_str()) {
+                                vec![Encoding::Plain; leaves.len()]
+                            } else {
+                                leaves.clone()
+                            }
+                        })
+                        .collect();
                 let sink = BufWriter::with_capacity(1 << 20, file);
                 let writer =
                     ParquetFileWriter::try_new(sink, arrow_schema, options).map_err(polars_fail)?;
