@@ -12,8 +12,9 @@ What runs where:
   file or an environment variable themselves: it never travels in a pickled closure.
 
 Not on Spark yet (refused with a message): ``kind = "microdata"`` (k-anonymity needs the
-class counts of ``doel run``), ``[table] p_percent``, Arrow IPC input, and the
-manifest, register entry, signature and encrypted delivery of ``doel run``.
+class counts of ``doel run``), ``[table] p_percent``, CSV and Arrow IPC input (Parquet
+only: Spark's CSV reader makes none of doel's checks), and the manifest, register entry,
+signature and encrypted delivery of ``doel run``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import datetime
 import json
 import os
 import sys
+import tempfile
 from functools import partial
 from pathlib import Path
 
@@ -96,42 +98,53 @@ def _apply(config, target, batches):
         yield out if out.schema.equals(target) else out.cast(target)
 
 
-def _read_input(spark, path, fmt, delimiter):
+def _read_input(spark, path, fmt):
     fmt = fmt or Path(path).suffix.lstrip(".").lower()
     if fmt == "parquet":
         return spark.read.parquet(path)
-    if fmt == "csv":
-        return (
-            spark.read.option("header", True)
-            .option("sep", delimiter)
-            # As `doel run` reads CSV: every column as text (inference would turn BSNs
-            # into integers and drop leading zeros); the kernels parse what they need.
-            .option("inferSchema", False)
-            .option("mode", "FAILFAST")
-            .csv(path)
-        )
+    # Not CSV: Spark's reader does not make doel's checks (a row with more fields than
+    # the header, a header-less file, an undeclared encoding or separator are read
+    # silently, values landing in other columns), and its errors quote the row.
     raise DoelError(
-        f"input {path}: format {fmt or 'unknown'} cannot be read by Spark here\n"
-        "  hint: convert it to Parquet (doel reads Arrow IPC, Spark does not)"
+        f"input {path}: {fmt or 'this format'} is not read on Spark; Parquet is\n"
+        "  hint: run the CSV through `doel run` (it checks what Spark's reader does not), "
+        "or convert it to Parquet after checking it with `doel scan`"
     )
 
 
 def _load_list(path):
     """The canonical BSNs of one list file (its first column, with a header row), and
-    the number of entries without a canonical form."""
-    if Path(path).suffix.lower() == ".parquet":
+    the number of entries without a canonical form. Refused, as `doel run` refuses it,
+    when its header is a BSN (no header row: the first entry would be lost) or when no
+    entry is a BSN (another separator, or another column first)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".parquet":
         table = pq.read_table(path)
-        column = table.column(0).cast(pa.string())
-    else:
+        header = table.column_names[0] if table.num_columns else ""
+        column = table.column(0).cast(pa.string()) if table.num_columns else pa.chunked_array([], pa.string())
+    elif suffix in (".csv", ".txt"):
         with open(path, encoding="utf-8-sig", newline="") as f:
-            first = next(csv.reader(f), [""])[0]
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types={first: pa.string()}))
+            header = next(csv.reader(f), [""])
+            header = header[0] if header else ""
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types={header: pa.string()}))
         column = table.column(0)
+    else:
+        raise DoelError(f"exclusion list {path}: not .csv or .parquet\n  hint: give the list as CSV or Parquet")
+    if _doel.canonical_bsn(pa.array([header], pa.string())).to_pylist()[0] is not None:
+        raise DoelError(
+            f"exclusion list {path}: the first line is a BSN, not a header\n"
+            "  hint: add a header line (e.g. `bsn`); without it the first entry would be read as the header"
+        )
     values = column.combine_chunks()
-    canonical = pa.array(_doel.canonical_bsn(values))
-    blank = pc.equal(pc.utf8_trim_whitespace(values).fill_null(""), "")
-    valid = [b for b in canonical.to_pylist() if b is not None]
-    invalid = sum(1 for c, b in zip(canonical.to_pylist(), blank.to_pylist()) if c is None and not b)
+    canonical = _doel.canonical_bsn(values).to_pylist()
+    blank = pc.equal(pc.utf8_trim_whitespace(values).fill_null(""), "").to_pylist()
+    valid = [b for b in canonical if b is not None]
+    invalid = sum(1 for c, b in zip(canonical, blank) if c is None and not b)
+    if invalid and not valid:
+        raise DoelError(
+            f"exclusion list {path}: no entry of its first column is a BSN\n"
+            "  hint: the BSNs must be the first column, separated by commas"
+        )
     return valid, invalid
 
 
@@ -148,8 +161,9 @@ def run(
     """Run ``pipeline`` on ``spark``; returns what was done, under the names the
     manifest of ``doel run`` uses: rows read, excluded by reason, dropped and written,
     and for a table the disclosure results."""
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
-    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+    from pyspark.sql.pandas.types import to_arrow_schema
 
     text = Path(pipeline).read_text(encoding="utf-8")
     info = _doel.pipeline_info(pipeline, text)
@@ -159,7 +173,12 @@ def run(
     output_path = output or info["output"]
     output_format = Path(output_path).suffix.lstrip(".").lower() if output else info["output_format"]
 
-    df = _read_input(spark, input_path, info["input_format"], info["delimiter"])
+    if output_format not in ("csv", "parquet"):
+        raise DoelError(
+            f"output {output_path}: Spark writes csv or parquet here\n"
+            "  hint: name a .csv or .parquet output"
+        )
+    df = _read_input(spark, input_path, info["input_format"])
     schema = _plain(to_arrow_schema(df.schema))
     plan = _doel.Plan(pipeline, text, catalogue_text, schema, run_date)
     if plan.output_kind == "microdata":
@@ -198,16 +217,39 @@ def run(
             .drop(_doel.BSN_COLUMN)
         )
     classified = df.mapInArrow(partial(_classify, config), _with_string(df.schema, _doel.EXCLUDED_COLUMN))
-    classified = classified.persist()
+    # In memory only: the cached rows still hold BSNs and names, which must not be
+    # spilled to the executors' local disks.
+    classified = classified.persist(StorageLevel.MEMORY_ONLY)
+    try:
+        return _finish(plan, rows, table, classified, config, summary, output_path, output_format)
+    finally:
+        classified.unpersist()
+
+
+def _finish(plan, rows, table, classified, config, summary, output_path, output_format):
+    """Count, transform, aggregate and write what ``classified`` holds."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
     counts = {r[0]: r[1] for r in classified.groupBy(_doel.EXCLUDED_COLUMN).count().collect()}
-    rows_read = sum(counts.values())
     kept = classified.filter(F.col(_doel.EXCLUDED_COLUMN).isNull()).drop(_doel.EXCLUDED_COLUMN)
     target = _plain(rows.output_schema(_plain(to_arrow_schema(kept.schema))))
-    out = kept.mapInArrow(partial(_apply, config, target), from_arrow_schema(target)).persist()
+    out = kept.mapInArrow(partial(_apply, config, target), from_arrow_schema(target))
+    out = out.persist(StorageLevel.MEMORY_ONLY)
+    try:
+        _write(out, table, plan, summary, counts, output_path, output_format)
+    finally:
+        out.unpersist()
+    return summary
+
+
+def _write(out, table, plan, summary, counts, output_path, output_format):
+    """Count what ``out`` holds and write it (records) or its protected table."""
     rows_kept = counts.get(None, 0)
     rows_transformed = out.count()
     summary.update(
-        rows_read=rows_read,
+        rows_read=sum(counts.values()),
         excluded={
             "restriction": counts.get("restriction", 0),
             "objection": counts.get("objection", 0),
@@ -219,13 +261,12 @@ def run(
         output=output_path,
     )
     if table is None:
+        # Spark's own commit protocol: a directory of parts, `_SUCCESS` once complete.
         writer = out.write.mode("errorifexists")
         if output_format == "csv":
-            writer.option("header", True).csv(output_path)
-        elif output_format == "parquet":
-            writer.parquet(output_path)
+            writer.option("header", True).option("escape", '"').csv(output_path)
         else:
-            raise DoelError(f"output {output_path}: Spark writes csv or parquet here\n  hint: name a .csv or .parquet output")
+            writer.parquet(output_path)
         summary["rows_written"] = rows_transformed
     else:
         published, report = _table(plan, table, out)
@@ -238,9 +279,6 @@ def run(
             "suppressed_primary": report["primary"],
             "suppressed_secondary": report["secondary"],
         }
-    classified.unpersist()
-    out.unpersist()
-    return summary
 
 
 def _table(plan, table, records):
@@ -257,7 +295,9 @@ def _table(plan, table, records):
         if person:
             aggregates.append(F.countDistinct(F.col(f"`{person}`")).alias("__persons"))
         for i, name in enumerate(sums):
-            value = F.col(f"`{name}`").cast("double")
+            # As polars casts: a value that is no number becomes null (a plain cast
+            # would fail the job and quote the value).
+            value = F.col(f"`{name}`").try_cast("double")
             aggregates.append(F.sum(value).alias(f"__sum{i}"))
             contributors = (
                 F.countDistinct(F.when(value.isNotNull(), F.col(f"`{person}`")))
@@ -273,20 +313,24 @@ def _table(plan, table, records):
 
 
 def _write_table(batch, path, fmt):
-    """The protected table, written whole or not at all (a temporary file renamed)."""
+    """The protected table, written whole or not at all (a temporary file beside it,
+    renamed over the target when complete, removed on failure)."""
     target = Path(path)
     if target.is_dir():
         raise DoelError(f"output {path}: is a directory\n  hint: name a file")
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.doel-spark.tmp")
-    table = pa.Table.from_batches([batch])
-    if fmt == "csv":
-        pacsv.write_csv(table, temporary)
-    elif fmt == "parquet":
-        pq.write_table(table, temporary)
-    else:
-        raise DoelError(f"output {path}: Spark writes csv or parquet here\n  hint: name a .csv or .parquet output")
-    os.replace(temporary, target)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    try:
+        table = pa.Table.from_batches([batch])
+        if fmt == "csv":
+            pacsv.write_csv(table, temporary)
+        else:
+            pq.write_table(table, temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 def session(master=None):
@@ -344,6 +388,17 @@ def main(argv=None):
     except OSError as e:
         print(f"doel-spark: {e.filename or 'a file'}: {e.strerror}", file=sys.stderr)
         return EXIT_IO
+    except Exception as e:  # noqa: BLE001 - Spark's errors can quote a row: never print them
+        message = str(e)
+        marker = "DoelError: "
+        if marker in message:
+            # doel's own message from an executor: it names columns, never values.
+            ours = message[message.index(marker) + len(marker):].split("\n\n")[0]
+            print(f"doel-spark: {ours}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"doel-spark: the Spark job failed ({type(e).__name__}); its message is not "
+              "shown because Spark's can quote data. See the Spark log, with care.", file=sys.stderr)
+        return EXIT_INTERNAL
     print(json.dumps(summary))
     return 0
 

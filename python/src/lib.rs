@@ -234,7 +234,7 @@ fn load_key(key_file: Option<&str>, key_env: Option<&str>) -> PyResult<MasterKey
             .map_err(|_| {
                 error(
                     format!("the environment variable {name} holds no key"),
-                    "set it on every executor (spark.executorEnv.NAME) to the key's hex",
+                    "set it on the driver and every executor from the cluster's secret store; with SECRET in its name Spark's UI and logs redact it",
                 )
             })?
             .into_bytes(),

@@ -7,7 +7,6 @@ both): python -m unittest discover -s python/tests
 
 import json
 import os
-import pickle
 import shutil
 import subprocess
 import tempfile
@@ -53,11 +52,11 @@ class SparkEquivalence(unittest.TestCase):
         cls.spark.stop()
         shutil.rmtree(cls.dir, ignore_errors=True)
 
-    def single_machine(self, pipeline, output):
+    def single_machine(self, pipeline, output, input=None):
         """`doel run` on one machine: its output and its manifest."""
         result = subprocess.run(
             [doel_binary(), "run", pipeline, "--key-file", str(KEY), "--run-date", RUN_DATE,
-             "--output", str(output), "--quiet"],
+             "--output", str(output), "--quiet", *(["--input", input] if input else [])],
             cwd=ROOT, capture_output=True, text=True,
             env={**os.environ, "DOEL_REGISTER": str(self.dir / "register.jsonl")},
         )
@@ -65,12 +64,12 @@ class SparkEquivalence(unittest.TestCase):
         manifest = json.loads(Path(str(output) + ".manifest.json").read_text())
         return manifest
 
-    def on_spark(self, pipeline, output):
+    def on_spark(self, pipeline, output, input=None):
         cwd = os.getcwd()
         os.chdir(ROOT)
         try:
             return doel_spark.run(pipeline, spark=self.spark, key_file=str(KEY),
-                                  run_date=RUN_DATE, output=str(output))
+                                  run_date=RUN_DATE, output=str(output), input=input)
         finally:
             os.chdir(cwd)
 
@@ -81,12 +80,12 @@ class SparkEquivalence(unittest.TestCase):
         self.assertEqual(summary["rows_read"], manifest["counts"]["rows_read"])
         self.assertEqual(summary["rows_dropped"], manifest["counts"]["rows_dropped"])
 
-    def run_both(self, pipeline, name, read):
+    def run_both(self, pipeline, name, read, input=None):
         """`doel run` and doel.spark on ``pipeline``, writing ``name`` each: the same
         columns, the same rows (in any order), the same exclusions by reason."""
         single_path, spark_path = self.dir / f"single-{name}", self.dir / f"spark-{name}"
-        manifest = self.single_machine(pipeline, single_path)
-        summary = self.on_spark(pipeline, spark_path)
+        manifest = self.single_machine(pipeline, single_path, input)
+        summary = self.on_spark(pipeline, spark_path, input)
         single, spark = read(single_path), read(spark_path)
         self.assertEqual(spark.column_names, single.column_names)
         self.assertEqual(spark.num_rows, single.num_rows)
@@ -106,10 +105,28 @@ class SparkEquivalence(unittest.TestCase):
         self.assertGreater(summary["excluded"]["objection"], 0)
         self.assertEqual(summary["rows_written"], manifest["counts"]["rows_written"])
 
-    def test_statistics_records_from_csv(self):
-        """CSV input read by Spark's own reader, CSV output."""
+    def test_statistics_records_as_csv(self):
+        """Flags only (no list), age bands, PC4, top-coding; CSV output (Spark: a
+        directory of parts)."""
         self.run_both("pipelines/gemeente-jeugd.toml", "jeugd.csv",
-                      lambda p: ds.dataset(p, format="csv").to_table())
+                      lambda p: ds.dataset(p, format="csv").to_table(),
+                      input="sample-data/export.parquet")
+
+    def test_csv_input_refused(self):
+        """Spark's CSV reader makes none of doel's checks: CSV input is refused."""
+        with self.assertRaisesRegex(doel.DoelError, "not read on Spark"):
+            self.on_spark("pipelines/gemeente-jeugd.toml", self.dir / "refused.csv")
+
+    def test_list_without_header_refused(self):
+        """A list whose first line is a BSN would lose that person's objection: refused."""
+        headerless = self.dir / "headerless.csv"
+        headerless.write_text("".join(line + "\n" for line in (
+            (ROOT / "sample-data/bezwaren.csv").read_text().splitlines()[1:])))
+        pipeline = self.dir / "headerless.toml"
+        pipeline.write_text((ROOT / "pipelines/onderzoek-ontwikkeling.toml").read_text().replace(
+            '"sample-data/bezwaren.csv"', f'"{headerless}"'))
+        with self.assertRaisesRegex(doel.DoelError, "first line is a BSN"):
+            self.on_spark(str(pipeline), self.dir / "headerless.parquet")
 
     def test_protected_table(self):
         """Aggregated in Spark SQL, protected by doel's code: the same cells, counts,
@@ -122,14 +139,21 @@ class SparkEquivalence(unittest.TestCase):
         self.assertEqual(summary["disclosure"], manifest["disclosure"])
 
     def test_key_never_in_the_closure(self):
-        """What Spark pickles for the executors names the key file, never the key."""
+        """What Spark pickles for the executors (cloudpickle, as Spark does, of the
+        function mapInArrow runs) names the key's file or variable, never the key."""
+        from functools import partial
+
+        from pyspark import cloudpickle
+
         key_hex = KEY.read_text().strip()
         text = (ROOT / "pipelines/onderzoek-ontwikkeling.toml").read_text()
-        config = doel_spark._Config("p.toml", text, "", pa.schema([]), RUN_DATE, str(KEY), None)
-        pickled = pickle.dumps(config)
-        self.assertNotIn(key_hex.encode(), pickled)
-        self.assertNotIn(key_hex.upper().encode(), pickled)
-        self.assertNotIn(bytes.fromhex(key_hex), pickled)
+        for key_file, key_env in ((str(KEY), None), (None, "DOEL_KEY_SECRET")):
+            config = doel_spark._Config("p.toml", text, "", pa.schema([]), RUN_DATE, key_file, key_env)
+            for function in (doel_spark._bsn_key, doel_spark._classify):
+                pickled = cloudpickle.dumps(partial(function, config))
+                self.assertNotIn(key_hex.encode(), pickled)
+                self.assertNotIn(key_hex.upper().encode(), pickled)
+                self.assertNotIn(bytes.fromhex(key_hex), pickled)
 
     def test_string_large_string_and_string_view_batches_agree(self):
         """The extension takes Spark's `string` and `large_string` (and `string_view`)
