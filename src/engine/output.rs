@@ -10,7 +10,7 @@ use polars::prelude::*;
 use polars_arrow::datatypes::{ArrowSchema, Metadata};
 use polars_parquet::write::{
     CompressionOptions, Encoding, FileWriter as ParquetFileWriter, ParquetType, StatisticsOptions,
-    Version, WriteOptions, row_group_iter, to_parquet_schema,
+    Version, WriteOptions, ZstdLevel, row_group_iter, to_parquet_schema,
 };
 use tempfile::NamedTempFile;
 
@@ -112,7 +112,7 @@ impl OutputFile {
                 let options = WriteOptions {
                     statistics: StatisticsOptions::default(),
                     version: Version::V1,
-                    compression: CompressionOptions::Zstd(None),
+                    compression: CompressionOptions::Zstd(ZstdLevel::try_new(1).ok()),
                     data_page_size: None,
                 };
                 let fields = to_parquet_schema(&arrow_schema)
