@@ -6,6 +6,10 @@
 //! `age`) and `chromium`. Without them these checks are skipped with a note, unless
 //! `DOEL_REQUIRE_TOOLS=1` (set by `.ci/run`), which makes their absence a failure.
 
+mod common;
+
+use common::{RUN_DATE, doel, repo};
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -17,21 +21,6 @@ use tempfile::TempDir;
 const RESEARCH: &str = "pipelines/onderzoek-ontwikkeling.toml";
 const MICRODATA: &str = "pipelines/onderzoek-microdata.toml";
 const TABLE: &str = "pipelines/gemeente-tabel.toml";
-const RUN_DATE: &str = "2026-11-01";
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// The binary, run from the repository's root; the register inside `dir`.
-fn doel(dir: &TempDir) -> Command {
-    let mut cmd = Command::cargo_bin("doel").unwrap();
-    cmd.current_dir(repo("."))
-        .env_remove("DOEL_KEY_FILE")
-        .env_remove("DOEL_SIGNING_KEY_FILE")
-        .env("DOEL_REGISTER", dir.path().join("register.jsonl"));
-    cmd
-}
 
 /// `doel run PIPELINE` on the sample, writing `output` in `dir`.
 fn run(dir: &TempDir, pipeline: &Path, output: &str) -> Command {
@@ -218,7 +207,7 @@ fn the_manifest_records_the_run_and_its_hashes_match_the_files() {
         16
     );
     // The register entry points at this manifest by its hash.
-    let register = std::fs::read_to_string(dir.path().join("register.jsonl")).unwrap();
+    let register = std::fs::read_to_string(dir.path().join(common::REGISTER)).unwrap();
     let entry: Value = serde_json::from_str(register.lines().next().unwrap()).unwrap();
     assert_eq!(entry["seq"], 1);
     assert_eq!(entry["kind"], "run");
@@ -359,7 +348,7 @@ fn register_verify_names_an_edited_removed_or_reordered_entry() {
     for reason in ["case 1", "case 2", "case 3"] {
         reidentify(&dir, reason);
     }
-    let register = dir.path().join("register.jsonl");
+    let register = dir.path().join(common::REGISTER);
     let verify = |head: Option<&str>| {
         let mut cmd = doel(&dir);
         cmd.args(["register", "verify"]);
@@ -458,7 +447,7 @@ fn tokens_reverse_only_with_a_reason_and_every_reversal_is_registered() {
         .map(String::from)
         .collect();
     assert!(tokens.iter().all(|t| t.starts_with("t1.")));
-    let register = dir.path().join("register.jsonl");
+    let register = dir.path().join(common::REGISTER);
     let entries = || std::fs::read_to_string(&register).unwrap().lines().count();
     assert_eq!(entries(), 1);
 

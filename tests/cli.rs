@@ -1,6 +1,10 @@
 //! The `doel` binary run as a user runs it, on the committed sample data, each test in a
 //! fresh temporary directory.
 
+mod common;
+
+use common::{RUN_DATE, doel, repo};
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -12,27 +16,10 @@ use tempfile::TempDir;
 const RESEARCH: &str = "pipelines/onderzoek-ontwikkeling.toml";
 const MUNICIPALITY: &str = "pipelines/gemeente-jeugd.toml";
 const ALLOWANCE: &str = "pipelines/toeslagen-maandlevering.toml";
-const RUN_DATE: &str = "2026-11-01";
 /// Anchor dates before these are past the catalogue's terms on `RUN_DATE`: 7 years
 /// (administratie: the record key), 2 years (contact) and 1 year (dossier).
 const PAST_ADMINISTRATIE: &str = "2019-11-01";
 const PAST_DOSSIER: &str = "2025-11-01";
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// The binary, run from the repository's root as a user runs the example pipelines (their
-/// paths are relative to it); `dir` holds what a test writes.
-fn doel(dir: &TempDir) -> Command {
-    assert!(dir.path().is_dir());
-    let mut cmd = Command::cargo_bin("doel").unwrap();
-    cmd.current_dir(repo("."))
-        .env_remove("DOEL_KEY_FILE")
-        .env_remove("DOEL_SIGNING_KEY_FILE")
-        .env("DOEL_REGISTER", dir.path().join("doel-register.jsonl"));
-    cmd
-}
 
 /// `doel run PIPELINE` on the repository file `input`, writing `output` inside `dir`.
 fn run(dir: &TempDir, pipeline: &str, input: &str, output: &str) -> Command {
@@ -2089,7 +2076,7 @@ fn progress_is_drawn_on_a_terminal_only() {
             .args(["-qec", &command])
             .arg(&typescript)
             .current_dir(repo("."))
-            .env("DOEL_REGISTER", dir.path().join("doel-register.jsonl"))
+            .env("DOEL_REGISTER", dir.path().join(common::REGISTER))
             .stdout(std::process::Stdio::null())
             .status()
             .unwrap();
