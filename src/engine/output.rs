@@ -5,23 +5,113 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use polars::prelude::*;
+use polars_arrow::array::Array;
 use polars_arrow::datatypes::{ArrowSchema, Metadata};
+use polars_arrow::record_batch::RecordBatchT;
+use polars_parquet::parquet::error::ParquetError;
 use polars_parquet::write::{
-    CompressionOptions, Encoding, FileWriter as ParquetFileWriter, ParquetType, StatisticsOptions,
-    Version, WriteOptions, ZstdLevel, row_group_iter, to_parquet_schema,
+    CompressedPage, CompressionOptions, Compressor, DynIter, DynStreamingIterator, Encoding,
+    FileWriter as ParquetFileWriter, ParquetType, StatisticsOptions, Version, WriteOptions,
+    ZstdLevel, array_to_columns, fallible_streaming_iterator, to_parquet_schema,
 };
+use rayon::prelude::*;
 use tempfile::NamedTempFile;
 
 use super::{EngineError, safe_summary};
 use crate::spec::Format;
 
-/// An output in the making.
+/// Batches waiting for the writer thread: one queued while another is written, so that
+/// encoding and compressing one batch overlaps transforming the next.
+const QUEUED_BATCHES: usize = 1;
+
+/// An output in the making. Batches are written, in the order given, by a thread of
+/// its own.
 pub struct OutputFile {
     target: PathBuf,
+    /// Declared before `temp`: dropped (stopped) before the file is removed.
+    worker: Worker,
     temp: NamedTempFile,
-    writer: Writer,
+}
+
+/// The writer thread, and the queue of batches to it.
+struct Worker {
+    /// `None` once closed.
+    batches: Option<SyncSender<DataFrame>>,
+    /// Gives the writer back when the queue is closed and empty, or its first error.
+    thread: Option<JoinHandle<Result<Writer, EngineError>>>,
+}
+
+impl Worker {
+    fn send(&mut self, frame: DataFrame) -> Result<(), EngineError> {
+        match &self.batches {
+            Some(batches) if batches.send(frame).is_ok() => Ok(()),
+            // The thread has stopped, on an error: report it.
+            _ => self.stop().and_then(|_| {
+                Err(EngineError::Internal(
+                    "the writer thread stopped early".into(),
+                ))
+            }),
+        }
+    }
+
+    /// Close the queue and wait for the thread to write what is in it.
+    fn stop(&mut self) -> Result<Writer, EngineError> {
+        self.batches = None;
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(EngineError::Internal("the writer thread panicked".into())),
+            None => Err(EngineError::Internal(
+                "the writer thread was stopped".into(),
+            )),
+        }
+    }
+}
+
+impl Drop for Worker {
+    /// A run that fails lets the thread finish the batch at hand before its temporary
+    /// file is removed.
+    fn drop(&mut self) {
+        self.batches = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Writer {
+    /// Write the batches in the order received until the queue closes; stop at the
+    /// first error.
+    fn write_all(
+        mut self,
+        batches: Receiver<DataFrame>,
+        target: &Path,
+    ) -> Result<Self, EngineError> {
+        let fail = |e: PolarsError| EngineError::Output {
+            path: target.to_owned(),
+            problem: safe_summary(&e),
+        };
+        for mut frame in batches {
+            frame.rechunk_mut();
+            match &mut self {
+                Self::Parquet(sink) => {
+                    for batch in frame.iter_chunks(CompatLevel::newest(), false) {
+                        sink.write(batch).map_err(fail)?;
+                    }
+                }
+                Self::Ipc(writer) => {
+                    for batch in frame.iter_chunks(CompatLevel::oldest(), false) {
+                        writer.write(&batch, None).map_err(fail)?;
+                    }
+                }
+                Self::Csv(writer) => writer.write_batch(&frame).map_err(fail)?,
+            }
+        }
+        Ok(self)
+    }
 }
 
 enum Writer {
@@ -33,9 +123,44 @@ enum Writer {
 
 struct ParquetSink {
     writer: ParquetFileWriter<BufWriter<File>>,
-    encodings: polars_buffer::Buffer<Vec<Encoding>>,
+    encodings: Vec<Vec<Encoding>>,
     fields: Vec<ParquetType>,
     options: WriteOptions,
+}
+
+impl ParquetSink {
+    /// Encode and compress a row group's columns in parallel (the writer would otherwise
+    /// do it lazily, one column after another, as it writes), then write them in order:
+    /// the same pages, so the same bytes.
+    fn write(&mut self, batch: RecordBatchT<Box<dyn Array>>) -> PolarsResult<()> {
+        let rows = batch.len() as u64;
+        let options = self.options;
+        let columns: Vec<Vec<Vec<CompressedPage>>> = batch
+            .into_arrays()
+            .into_par_iter()
+            .zip(self.fields.par_iter())
+            .zip(self.encodings.par_iter())
+            .map(|((array, type_), encodings)| {
+                array_to_columns(array, type_.clone(), options, encodings)?
+                    .into_iter()
+                    .map(|pages| {
+                        let pages = pages.map(|page| {
+                            page.map_err(|e| ParquetError::OutOfSpec(safe_summary(&e)))
+                        });
+                        Compressor::new(pages, options.compression, vec![])
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(PolarsError::from)
+                    })
+                    .collect()
+            })
+            .collect::<PolarsResult<_>>()?;
+        let row_group = DynIter::new(columns.iter().flatten().map(|pages| {
+            Ok(DynStreamingIterator::new(
+                fallible_streaming_iterator::convert(pages.iter().map(PolarsResult::Ok)),
+            ))
+        }));
+        self.writer.write(rows, row_group)
+    }
 }
 
 impl OutputFile {
@@ -121,7 +246,7 @@ impl OutputFile {
                     .to_vec();
                 // Pseudonyms and tokens are unique per person: a dictionary only costs
                 // time (it was 7 % of a research run) and is then not used.
-                let encodings: polars_buffer::Buffer<Vec<Encoding>> =
+                let encodings: Vec<Vec<Encoding>> =
                     polars::io::parquet::write::get_encodings(&arrow_schema)
                         .iter()
                         .zip(arrow_schema.iter())
@@ -165,45 +290,30 @@ impl OutputFile {
                     .map_err(polars_fail)?,
             ),
         };
+        let (batches, queue) = sync_channel(QUEUED_BATCHES);
+        let path = target.to_owned();
+        let worker = std::thread::Builder::new()
+            .name("doel-writer".into())
+            .spawn(move || writer.write_all(queue, &path))
+            .map_err(|e| fail(format!("cannot start the writer thread: {}", e.kind())))?;
         Ok(Self {
             target: target.to_owned(),
+            worker: Worker {
+                batches: Some(batches),
+                thread: Some(worker),
+            },
             temp,
-            writer,
         })
     }
 
-    /// Append a batch (one Parquet row group or IPC record batch per call).
-    pub fn write(&mut self, frame: &mut DataFrame) -> Result<(), EngineError> {
+    /// Append a batch (one Parquet row group or IPC record batch per call). It is
+    /// written in the background: a failure to write it is reported by a later call,
+    /// or by [`commit`](Self::commit) or [`finish`](Self::finish).
+    pub fn write(&mut self, frame: DataFrame) -> Result<(), EngineError> {
         if frame.height() == 0 {
             return Ok(());
         }
-        let target = self.target.clone();
-        let fail = move |e: PolarsError| EngineError::Output {
-            path: target.clone(),
-            problem: safe_summary(&e),
-        };
-        frame.rechunk_mut();
-        match &mut self.writer {
-            Writer::Parquet(sink) => {
-                for batch in frame.iter_chunks(CompatLevel::newest(), false) {
-                    let rows = batch.len() as u64;
-                    let columns = row_group_iter(
-                        batch,
-                        sink.encodings.clone(),
-                        sink.fields.clone(),
-                        sink.options,
-                    );
-                    sink.writer.write(rows, columns).map_err(&fail)?;
-                }
-            }
-            Writer::Ipc(writer) => {
-                for batch in frame.iter_chunks(CompatLevel::oldest(), false) {
-                    writer.write(&batch, None).map_err(&fail)?;
-                }
-            }
-            Writer::Csv(writer) => writer.write_batch(frame).map_err(&fail)?,
-        }
-        Ok(())
+        self.worker.send(frame)
     }
 
     /// Finish the file, sync it to disk and move it over the target in one rename —
@@ -232,13 +342,14 @@ impl OutputFile {
 
     /// Finish the file but leave it where it is, hidden beside the target: deleted when
     /// the returned handle is dropped. For a pass whose result is read back.
-    pub fn finish(self) -> Result<NamedTempFile, EngineError> {
+    pub fn finish(mut self) -> Result<NamedTempFile, EngineError> {
+        let writer = self.worker.stop()?;
         let fail = |problem: String| EngineError::Output {
             path: self.target.clone(),
             problem,
         };
         let polars_fail = |e: PolarsError| fail(safe_summary(&e));
-        let buffered = match self.writer {
+        let buffered = match writer {
             Writer::Parquet(mut sink) => {
                 sink.writer.end(None).map_err(polars_fail)?;
                 Some(sink.writer.into_inner())

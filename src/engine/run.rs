@@ -124,7 +124,7 @@ impl State {
         for (total, count) in self.expired.iter_mut().zip(&out.stats.expired) {
             *total += count;
         }
-        self.output.write(&mut out.frame)
+        self.output.write(out.frame)
     }
 }
 
@@ -437,9 +437,9 @@ fn protect(
         frame,
         (output, 0u64),
         move |(output, rows), batch| {
-            let mut frame = recoder.apply(&batch)?;
+            let frame = recoder.apply(&batch)?;
             *rows += frame.height() as u64;
-            output.write(&mut frame)
+            output.write(frame)
         },
         internal,
     )?;

@@ -100,9 +100,9 @@ pub fn write(
         },
         other => other.into(),
     })?;
-    let mut frame = batch_to_frame(&published)?;
+    let frame = batch_to_frame(&published)?;
     let mut output = OutputFile::create(target, format, &frame.schema().clone(), &[])?;
-    output.write(&mut frame)?;
+    output.write(frame)?;
     Ok((output.commit()?, report))
 }
 
