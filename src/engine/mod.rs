@@ -6,6 +6,7 @@
 mod bridge;
 mod input;
 mod lists;
+mod mapped;
 mod microdata;
 mod output;
 mod run;

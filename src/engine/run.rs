@@ -83,6 +83,9 @@ pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 
 struct State {
     output: OutputFile,
+    /// The input files, as memory maps name them: their read pages are released after
+    /// each batch.
+    mapped: Vec<PathBuf>,
     progress: Option<Progress>,
     /// Microdata: the classes of the records written to the first pass's file.
     counter: Option<Counter>,
@@ -124,6 +127,7 @@ impl State {
         for (total, count) in self.expired.iter_mut().zip(&out.stats.expired) {
             *total += count;
         }
+        super::mapped::release(&self.mapped);
         self.output.write(out.frame)
     }
 }
@@ -265,6 +269,7 @@ pub fn run(
     )?;
     let state = State {
         output,
+        mapped: super::mapped::names(&input.files),
         progress,
         counter: microdata.map(Counter::new),
         hashed_person: table.and_then(|t| t.person.clone()),
@@ -433,10 +438,12 @@ fn protect(
         metadata,
     )?;
     let recoder = Arc::clone(&decision.recoder);
+    let mapped = super::mapped::names(&[first_pass.path().to_owned()]);
     let (output, rows) = stream(
         frame,
         (output, 0u64),
         move |(output, rows), batch| {
+            super::mapped::release(&mapped);
             let frame = recoder.apply(&batch)?;
             *rows += frame.height() as u64;
             output.write(frame)
