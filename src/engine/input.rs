@@ -19,9 +19,13 @@ pub struct Input {
     pub frame: LazyFrame,
     /// One scan per file, in `files` order: for counting each file's rows.
     parts: Vec<LazyFrame>,
-    /// CSV files of another encoding, decoded to UTF-8: what polars reads. Deleted when
-    /// the input is dropped.
-    decoded: Vec<tempfile::NamedTempFile>,
+    /// Whether the CSV files are read as UTF-8, as delivered (not decoded from another
+    /// encoding).
+    utf8: bool,
+    /// Temporary copies that polars reads instead of some CSV files: decoded to UTF-8,
+    /// or with a byte order mark in front ([`copy_for_polars`]). Deleted when the input
+    /// is dropped.
+    _copies: Vec<tempfile::NamedTempFile>,
 }
 
 impl Input {
@@ -126,7 +130,7 @@ impl Input {
 
     pub(super) fn error(&self, e: &PolarsError) -> EngineError {
         // A CSV that is not UTF-8 fails somewhere in polars; say where, and what to do.
-        if self.csv && self.decoded.is_empty() {
+        if self.csv && self.utf8 {
             for file in &self.files {
                 if let Some(line) = first_invalid_utf8_line(file) {
                     return EngineError::Input {
@@ -223,10 +227,22 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
             &format!("no {} file in the directory", format.as_str()),
         ));
     }
-    let decoded = if format == Format::Csv && input.encoding != encoding_rs::UTF_8 {
+    let utf8 = input.encoding == encoding_rs::UTF_8;
+    let copies = if format == Format::Csv {
         files
             .iter()
-            .map(|file| decode(file, input.encoding))
+            .map(|file| {
+                let decode = (!utf8).then_some(input.encoding);
+                match start_of(file).map_err(|e| fail(file, &e.kind().to_string()))? {
+                    Start::Compressed(what) => Err(fail(
+                        file,
+                        &format!("is compressed ({what}); doel reads uncompressed CSV: decompress it first"),
+                    )),
+                    Start::LikeZlib => copy_for_polars(file, decode).map(Some),
+                    Start::Text if decode.is_some() => copy_for_polars(file, decode).map(Some),
+                    Start::Text => Ok(None),
+                }
+            })
             .collect::<Result<Vec<_>, _>>()?
     } else {
         Vec::new()
@@ -235,7 +251,10 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
         .iter()
         .enumerate()
         .map(|(i, file)| {
-            let read = decoded.get(i).map_or(file.as_path(), |d| d.path());
+            let read = match copies.get(i) {
+                Some(Some(copy)) => copy.path(),
+                _ => file.as_path(),
+            };
             let path = read
                 .to_str()
                 .ok_or_else(|| fail(file, "the path is not valid UTF-8"))?;
@@ -266,15 +285,49 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
         csv: format == Format::Csv,
         frame,
         parts: frames,
-        decoded,
+        utf8,
+        _copies: copies.into_iter().flatten().collect(),
     })
 }
 
-/// `file` decoded from `encoding` to UTF-8, in a hidden temporary file (mode 0600) in the
-/// system's temporary directory.
-fn decode(
+/// How a CSV file starts, as polars' CSV reader sees it. The reader takes a file that
+/// starts with the magic bytes of gzip, zlib or zstd for a compressed one; this build
+/// has no decompression, and the reader panicked (found by the `csv` fuzz target). Two of
+/// zlib's are text, though: `x^` and `x` followed by byte 1 (or, in UTF-8, by some
+/// Arabic letters) may begin a header.
+#[derive(Debug, PartialEq, Eq)]
+enum Start {
+    /// gzip or zstd: never the start of text.
+    Compressed(&'static str),
+    /// One of zlib's magic numbers: read through a copy with a byte order mark in front,
+    /// which the reader skips after its check.
+    LikeZlib,
+    Text,
+}
+
+/// [`Start`] from a file's first bytes, as polars 0.55 checks them.
+fn start_of_bytes(bytes: &[u8]) -> Start {
+    match bytes {
+        [0x1f, 0x8b, _, _, ..] => Start::Compressed("gzip"),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Start::Compressed("zstd"),
+        [0x78, 0x01 | 0x5e | 0x9c | 0xda, _, _, ..] => Start::LikeZlib,
+        _ => Start::Text,
+    }
+}
+
+fn start_of(file: &Path) -> std::io::Result<Start> {
+    use std::io::Read;
+    let mut first = Vec::with_capacity(4);
+    std::fs::File::open(file)?.take(4).read_to_end(&mut first)?;
+    Ok(start_of_bytes(&first))
+}
+
+/// A copy of `file` for polars to read, in a hidden temporary file (mode 0600) in the
+/// system's temporary directory: decoded from `decode` to UTF-8 if given, else its bytes
+/// as they are, behind a UTF-8 byte order mark (which the reader skips; see [`Start`]).
+fn copy_for_polars(
     file: &Path,
-    encoding: &'static encoding_rs::Encoding,
+    decode: Option<&'static encoding_rs::Encoding>,
 ) -> Result<tempfile::NamedTempFile, EngineError> {
     use std::io::{Read, Write};
     let fail = |problem: String| EngineError::Input {
@@ -288,11 +341,21 @@ fn decode(
         .tempfile()
         .map_err(|e| {
             fail(format!(
-                "cannot create a temporary file to decode it into: {}",
+                "cannot create a temporary copy to read it through: {}",
                 e.kind()
             ))
         })?;
     let mut sink = std::io::BufWriter::new(temp.as_file());
+    sink.write_all(b"\xef\xbb\xbf")
+        .map_err(|e| fail(format!("cannot write the copy: {}", e.kind())))?;
+    let Some(encoding) = decode else {
+        std::io::copy(&mut source, &mut sink)
+            .map_err(|e| fail(format!("cannot copy the file: {}", e.kind())))?;
+        sink.flush()
+            .map_err(|e| fail(format!("cannot write the copy: {}", e.kind())))?;
+        drop(sink);
+        return Ok(temp);
+    };
     let mut decoder = encoding.new_decoder();
     let mut chunk = vec![0u8; 1 << 16];
     let mut utf8 = Vec::new();
@@ -307,7 +370,7 @@ fn decode(
             let (result, read, written, _) =
                 decoder.decode_to_utf8(&chunk[offset..n], &mut utf8, last);
             sink.write_all(&utf8[..written])
-                .map_err(|e| fail(format!("cannot write the decoded file: {}", e.kind())))?;
+                .map_err(|e| fail(format!("cannot write the copy: {}", e.kind())))?;
             offset += read;
             if result == encoding_rs::CoderResult::InputEmpty {
                 break;
@@ -318,7 +381,7 @@ fn decode(
         }
     }
     sink.flush()
-        .map_err(|e| fail(format!("cannot write the decoded file: {}", e.kind())))?;
+        .map_err(|e| fail(format!("cannot write the copy: {}", e.kind())))?;
     drop(sink);
     Ok(temp)
 }
@@ -358,6 +421,16 @@ impl Input {
         bytes: Vec<u8>,
         delimiter: u8,
     ) -> Result<Self, EngineError> {
+        let bytes = match start_of_bytes(&bytes) {
+            Start::Compressed(what) => {
+                return Err(EngineError::Input {
+                    path: name,
+                    problem: format!("is compressed ({what}); doel reads uncompressed CSV"),
+                });
+            }
+            Start::LikeZlib => [b"\xef\xbb\xbf".as_slice(), &bytes].concat(),
+            Start::Text => bytes,
+        };
         let frame = scan_csv(
             ScanSources::Buffers([polars_buffer::Buffer::from(bytes)].into()),
             delimiter,
@@ -371,7 +444,8 @@ impl Input {
             csv: true,
             parts: vec![frame.clone()],
             frame,
-            decoded: Vec::new(),
+            utf8: true,
+            _copies: Vec::new(),
         })
     }
 }
