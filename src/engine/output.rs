@@ -5,6 +5,8 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
@@ -41,6 +43,8 @@ pub struct OutputFile {
 struct Worker {
     /// `None` once closed.
     batches: Option<SyncSender<DataFrame>>,
+    /// Set when the output is abandoned: the thread writes no further batch.
+    abandoned: Arc<AtomicBool>,
     /// Gives the writer back when the queue is closed and empty, or its first error.
     thread: Option<JoinHandle<Result<Writer, EngineError>>>,
 }
@@ -72,9 +76,10 @@ impl Worker {
 }
 
 impl Drop for Worker {
-    /// A run that fails lets the thread finish the batch at hand before its temporary
-    /// file is removed.
+    /// A run that fails lets the thread finish the batch at hand, and write no other,
+    /// before its temporary file is removed.
     fn drop(&mut self) {
+        self.abandoned.store(true, Ordering::Relaxed);
         self.batches = None;
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -88,6 +93,7 @@ impl Writer {
     fn write_all(
         mut self,
         batches: Receiver<DataFrame>,
+        abandoned: &AtomicBool,
         target: &Path,
     ) -> Result<Self, EngineError> {
         let fail = |e: PolarsError| EngineError::Output {
@@ -95,6 +101,9 @@ impl Writer {
             problem: safe_summary(&e),
         };
         for mut frame in batches {
+            if abandoned.load(Ordering::Relaxed) {
+                break;
+            }
             frame.rechunk_mut();
             match &mut self {
                 Self::Parquet(sink) => {
@@ -135,6 +144,9 @@ impl ParquetSink {
     fn write(&mut self, batch: RecordBatchT<Box<dyn Array>>) -> PolarsResult<()> {
         let rows = batch.len() as u64;
         let options = self.options;
+        if batch.arrays().len() != self.fields.len() {
+            polars_bail!(ShapeMismatch: "a batch of {} columns for a file of {}", batch.arrays().len(), self.fields.len());
+        }
         let columns: Vec<Vec<Vec<CompressedPage>>> = batch
             .into_arrays()
             .into_par_iter()
@@ -292,14 +304,17 @@ impl OutputFile {
         };
         let (batches, queue) = sync_channel(QUEUED_BATCHES);
         let path = target.to_owned();
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&abandoned);
         let worker = std::thread::Builder::new()
             .name("doel-writer".into())
-            .spawn(move || writer.write_all(queue, &path))
+            .spawn(move || writer.write_all(queue, &flag, &path))
             .map_err(|e| fail(format!("cannot start the writer thread: {}", e.kind())))?;
         Ok(Self {
             target: target.to_owned(),
             worker: Worker {
                 batches: Some(batches),
+                abandoned,
                 thread: Some(worker),
             },
             temp,
@@ -327,6 +342,8 @@ impl OutputFile {
             problem,
         };
         let temp = self.finish()?;
+        // Finishing takes a while on a large output: a Ctrl-C meanwhile still counts.
+        super::run::check_interrupted()?;
         temp.persist(&target).map_err(|e| {
             fail(format!(
                 "cannot move the finished file into place: {}",
