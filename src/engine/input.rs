@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use super::mapped::Map;
 use super::{EngineError, safe_summary};
 use crate::kernels::canonical;
 use crate::kernels::detect::{Detector, Kind, Kinds};
@@ -22,10 +23,10 @@ pub struct Input {
     /// Whether the CSV files are read as UTF-8, as delivered (not decoded from another
     /// encoding).
     utf8: bool,
-    /// Temporary copies that polars reads instead of some CSV files: decoded to UTF-8,
-    /// or with a byte order mark in front ([`copy_for_polars`]). Deleted when the input
-    /// is dropped.
-    _copies: Vec<tempfile::NamedTempFile>,
+    /// What polars reads, one map per file in `files` order: the file, or for some CSV
+    /// files a copy decoded to UTF-8 or with a byte order mark in front
+    /// ([`copy_for_polars`]). Released after each batch ([`Map::release`]).
+    pub maps: Vec<Map>,
 }
 
 impl Input {
@@ -228,44 +229,59 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
         ));
     }
     let utf8 = input.encoding == encoding_rs::UTF_8;
-    let copies = if format == Format::Csv {
-        files
-            .iter()
-            .map(|file| {
-                let decode = (!utf8).then_some(input.encoding);
-                match start_of(file).map_err(|e| fail(file, &e.kind().to_string()))? {
-                    Start::Compressed(what) => Err(fail(
-                        file,
-                        &format!("is compressed ({what}); doel reads uncompressed CSV: decompress it first"),
-                    )),
-                    Start::LikeZlib => copy_for_polars(file, decode).map(Some),
-                    Start::Text if decode.is_some() => copy_for_polars(file, decode).map(Some),
-                    Start::Text => Ok(None),
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?
-    } else {
-        Vec::new()
-    };
+    let maps = files
+        .iter()
+        .map(|file| {
+            let map = |f: &std::fs::File| {
+                Map::of(f).map_err(|e| fail(file, &format!("cannot map it: {}", e.kind())))
+            };
+            let open = || std::fs::File::open(file).map_err(|e| fail(file, &e.kind().to_string()));
+            if format != Format::Csv {
+                return map(&open()?);
+            }
+            let decode = (!utf8).then_some(input.encoding);
+            // gzip's and zstd's magic numbers are no text in an encoding that extends
+            // ASCII (they start with a control character or an invalid UTF-8 sequence),
+            // so such a file is a compressed one. In UTF-16 they are two letters.
+            let ascii = decode.is_none_or(|e| e.is_ascii_compatible());
+            match start_of(file).map_err(|e| fail(file, &e.kind().to_string()))? {
+                Start::Compressed(what) if ascii => Err(fail(
+                    file,
+                    &format!(
+                        "is compressed ({what}); doel reads uncompressed CSV: decompress it first"
+                    ),
+                )),
+                _ if decode.is_some() => map(&copy_for_polars(file, decode)?),
+                Start::LikeZlib => map(&copy_for_polars(file, None)?),
+                _ => map(&open()?),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let frames = files
         .iter()
-        .enumerate()
-        .map(|(i, file)| {
-            let read = match copies.get(i) {
-                Some(Some(copy)) => copy.path(),
-                _ => file.as_path(),
-            };
-            let path = read
-                .to_str()
-                .ok_or_else(|| fail(file, "the path is not valid UTF-8"))?;
-            let path = PlRefPath::new(path);
+        .zip(&maps)
+        .map(|(file, map)| {
+            let sources = ScanSources::Buffers([map.buffer()].into());
+            // Column values from directory names (`year=2024/`): never; an export's
+            // columns are the file's.
+            let hive_options = HiveOptions::new_disabled();
             let scanned = match format {
-                Format::Parquet => LazyFrame::scan_parquet(path, ScanArgsParquet::default()),
-                Format::Ipc => LazyFrame::scan_ipc(path, Default::default(), Default::default()),
-                Format::Csv => scan_csv(
-                    ScanSources::Paths(polars_buffer::Buffer::from_iter([path])),
-                    input.delimiter,
+                Format::Parquet => LazyFrame::scan_parquet_sources(
+                    sources,
+                    ScanArgsParquet {
+                        hive_options,
+                        ..Default::default()
+                    },
                 ),
+                Format::Ipc => LazyFrame::scan_ipc_sources(
+                    sources,
+                    Default::default(),
+                    UnifiedScanArgs {
+                        hive_options,
+                        ..Default::default()
+                    },
+                ),
+                Format::Csv => scan_csv(sources, input.delimiter),
             };
             scanned.map_err(|e| EngineError::Input {
                 path: file.clone(),
@@ -286,7 +302,7 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
         frame,
         parts: frames,
         utf8,
-        _copies: copies.into_iter().flatten().collect(),
+        maps,
     })
 }
 
@@ -322,55 +338,62 @@ fn start_of(file: &Path) -> std::io::Result<Start> {
     Ok(start_of_bytes(&first))
 }
 
-/// A copy of `file` for polars to read, in a hidden temporary file (mode 0600) in the
-/// system's temporary directory: decoded from `decode` to UTF-8 if given, else its bytes
-/// as they are, behind a UTF-8 byte order mark (which the reader skips; see [`Start`]).
+/// A copy of `file` for polars to read, in a temporary file without a name (so nothing is
+/// left behind when the process is killed): decoded from `decode` to UTF-8 if given, else
+/// its bytes as they are. A byte order mark goes in front when the copy would otherwise
+/// start like zlib (which the reader then skips; see [`Start`]); only then, so that a
+/// file's own mark after a decoded one is read as before.
 fn copy_for_polars(
     file: &Path,
     decode: Option<&'static encoding_rs::Encoding>,
-) -> Result<tempfile::NamedTempFile, EngineError> {
+) -> Result<std::fs::File, EngineError> {
     use std::io::{Read, Write};
     let fail = |problem: String| EngineError::Input {
         path: file.to_owned(),
         problem,
     };
+    let written = |e: std::io::Error| fail(format!("cannot write the copy: {}", e.kind()));
     let mut source = std::fs::File::open(file).map_err(|e| fail(e.kind().to_string()))?;
-    let temp = tempfile::Builder::new()
-        .prefix(".doel-")
-        .suffix(".tmp")
-        .tempfile()
-        .map_err(|e| {
-            fail(format!(
-                "cannot create a temporary copy to read it through: {}",
-                e.kind()
-            ))
-        })?;
-    let mut sink = std::io::BufWriter::new(temp.as_file());
-    sink.write_all(b"\xef\xbb\xbf")
-        .map_err(|e| fail(format!("cannot write the copy: {}", e.kind())))?;
-    let Some(encoding) = decode else {
-        std::io::copy(&mut source, &mut sink)
-            .map_err(|e| fail(format!("cannot copy the file: {}", e.kind())))?;
-        sink.flush()
-            .map_err(|e| fail(format!("cannot write the copy: {}", e.kind())))?;
-        drop(sink);
-        return Ok(temp);
+    let temp = tempfile::tempfile().map_err(|e| {
+        fail(format!(
+            "cannot create a temporary copy to read it through: {}",
+            e.kind()
+        ))
+    })?;
+    let mut sink = std::io::BufWriter::new(&temp);
+    let mut started = false;
+    let mut write = |sink: &mut std::io::BufWriter<&std::fs::File>, bytes: &[u8]| {
+        if !started && !bytes.is_empty() {
+            started = true;
+            if start_of_bytes(bytes) == Start::LikeZlib {
+                sink.write_all(b"\xef\xbb\xbf")?;
+            }
+        }
+        sink.write_all(bytes)
     };
-    let mut decoder = encoding.new_decoder();
-    let mut chunk = vec![0u8; 1 << 16];
+    // Whole chunks (up to the end of the file), so that the first holds the start.
+    let mut chunk = Vec::with_capacity(1 << 16);
+    let mut decoder = decode.map(|e| e.new_decoder());
     let mut utf8 = Vec::new();
     loop {
-        let n = source
-            .read(&mut chunk)
+        chunk.clear();
+        let n = (&mut source)
+            .take(1 << 16)
+            .read_to_end(&mut chunk)
             .map_err(|e| fail(e.kind().to_string()))?;
         let last = n == 0;
+        let Some(decoder) = &mut decoder else {
+            if last {
+                break;
+            }
+            write(&mut sink, &chunk[..n]).map_err(written)?;
+            continue;
+        };
         utf8.resize(decoder.max_utf8_buffer_length(n).unwrap_or(1 << 18), 0);
         let mut offset = 0;
         loop {
-            let (result, read, written, _) =
-                decoder.decode_to_utf8(&chunk[offset..n], &mut utf8, last);
-            sink.write_all(&utf8[..written])
-                .map_err(|e| fail(format!("cannot write the copy: {}", e.kind())))?;
+            let (result, read, out, _) = decoder.decode_to_utf8(&chunk[offset..n], &mut utf8, last);
+            write(&mut sink, &utf8[..out]).map_err(written)?;
             offset += read;
             if result == encoding_rs::CoderResult::InputEmpty {
                 break;
@@ -380,8 +403,7 @@ fn copy_for_polars(
             break;
         }
     }
-    sink.flush()
-        .map_err(|e| fail(format!("cannot write the copy: {}", e.kind())))?;
+    sink.flush().map_err(written)?;
     drop(sink);
     Ok(temp)
 }
@@ -445,7 +467,7 @@ impl Input {
             parts: vec![frame.clone()],
             frame,
             utf8: true,
-            _copies: Vec::new(),
+            maps: Vec::new(),
         })
     }
 }
@@ -461,4 +483,57 @@ fn is_hidden(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns(bytes: &[u8], encoding: &'static encoding_rs::Encoding) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.csv");
+        std::fs::write(&path, bytes).unwrap();
+        let mut input = open(&spec::Input {
+            path,
+            format: None,
+            delimiter: b',',
+            encoding,
+        })
+        .unwrap();
+        input
+            .schema()
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    #[test]
+    fn a_decoded_copy_keeps_a_second_byte_order_mark_out_of_the_names() {
+        // The decoder takes the first mark for the encoding; the reader skips the second.
+        let bytes = b"\xef\xbb\xbf\xef\xbb\xbfnaam,leeftijd\nJos\xe9,7\n";
+        assert_eq!(
+            columns(bytes, encoding_rs::WINDOWS_1252),
+            ["naam", "leeftijd"]
+        );
+    }
+
+    #[test]
+    fn a_decoded_copy_that_starts_like_zlib_is_read_as_text() {
+        assert_eq!(
+            columns(b"x^a,b\n1,2\n", encoding_rs::WINDOWS_1252),
+            ["x^a", "b"]
+        );
+        assert_eq!(columns(b"x^a,b\n1,2\n", encoding_rs::UTF_8), ["x^a", "b"]);
+    }
+
+    #[test]
+    fn utf16_that_starts_like_gzip_is_text() {
+        let text: Vec<u8> = "\u{8b1f},b\n1,2\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(&text[..2], [0x1f, 0x8b]);
+        assert_eq!(columns(&text, encoding_rs::UTF_16LE), ["\u{8b1f}", "b"]);
+    }
 }

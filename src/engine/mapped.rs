@@ -1,100 +1,98 @@
-//! polars reads an input file through a memory map of the whole file. The pages it has
+//! The input files, mapped into memory by doel and read by polars through the map.
+//!
+//! Given a path, polars reads a file through a memory map of its own. The pages it has
 //! read stay mapped, and so count in the process's resident memory, until the run ends:
-//! 268 MiB of a 10M-row Parquet export, more than the transformation itself holds. After
-//! each batch the engine drops the pages of its inputs' read-only maps from the process
-//! ([`release`]). They stay in the page cache; a page that polars reads again is mapped
-//! again from there, with the same contents, by the kernel.
+//! 268 MiB of a 10M-row Parquet export, more than the transformation itself holds. doel
+//! maps each input itself, hands polars the map as a buffer ([`Map::buffer`]), and after
+//! each batch drops the map's pages from the process ([`Map::release`]). They stay in the
+//! page cache; a page that polars reads again is mapped again from there, with the same
+//! contents, by the kernel.
+//!
+//! The map is doel's, so the range given to the kernel is the map's for as long as a
+//! [`Map`] exists. (An earlier version released the ranges of whatever maps of the input
+//! files `/proc/self/maps` listed; polars may unmap its map between that list and the
+//! call, and the range may by then hold other memory, which `MADV_DONTNEED` would zero.)
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
-/// The input files as the kernel names them in `/proc/self/maps` (absolute, links
-/// resolved). Files whose names the maps would escape (white space, backslashes) are
-/// left out: their pages stay mapped.
-pub fn names(files: &[PathBuf]) -> Vec<PathBuf> {
-    files
-        .iter()
-        .filter_map(|f| std::fs::canonicalize(f).ok())
-        .filter(|f| {
-            f.to_str()
-                .is_some_and(|s| !s.contains(|c: char| c.is_whitespace() || c == '\\'))
-        })
-        .collect()
-}
+use memmap2::{Mmap, UncheckedAdvice};
 
-/// Drop from this process the pages of every read-only map of `files` (from [`names`]).
-/// Best effort: on another system, or when the maps cannot be read, nothing happens.
-pub fn release(files: &[PathBuf]) {
-    if files.is_empty() {
-        return;
+/// A read-only map of a whole file. Clones share the map; it is unmapped when the last
+/// clone and every buffer polars made of it are dropped.
+#[derive(Clone)]
+pub struct Map(Arc<Mmap>);
+
+impl Map {
+    /// Map the file at `path`.
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        Self::of(&std::fs::File::open(path)?)
     }
-    #[cfg(target_os = "linux")]
-    if let Ok(maps) = std::fs::read_to_string("/proc/self/maps") {
-        for (start, end) in read_only_maps(&maps, files) {
-            // SAFETY: the range is a whole read-only map of a file, as the kernel lists it.
-            // MADV_DONTNEED on it only unmaps pages: the next access maps the page again
-            // from the file, so whoever holds a slice of it reads the same bytes. If the
-            // map went away since the list was read, the call fails and changes nothing.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-            }
+
+    /// Map an open file (which may already be deleted, such as a temporary copy).
+    pub fn of(file: &std::fs::File) -> std::io::Result<Self> {
+        // SAFETY: a map is only sound while the file is not changed. doel does not write
+        // its inputs, and refuses an output path that is an input; polars maps the file
+        // in the same way when given its path. An export rewritten by someone else while
+        // doel reads it ends the run with SIGBUS, never with output: outputs are written
+        // under temporary names and renamed only when complete.
+        let map = unsafe { Mmap::map(file) }?;
+        Ok(Self(Arc::new(map)))
+    }
+
+    /// The file's bytes, for a polars scan; the buffer keeps the map alive.
+    pub fn buffer(&self) -> polars_buffer::Buffer<u8> {
+        polars_buffer::Buffer::from_owner(Owner(Arc::clone(&self.0)))
+    }
+
+    /// Drop the map's pages from this process. Best effort: where the system does not
+    /// support it, nothing happens.
+    pub fn release(&self) {
+        if self.0.is_empty() {
+            return;
         }
+        // SAFETY: the range is exactly this map's, which `self` keeps mapped during the
+        // call. The map is a read-only map of a file: after MADV_DONTNEED the next access
+        // to a page reads it again from the file, so whoever holds a slice of the map
+        // reads the same bytes.
+        let _ = unsafe { self.0.unchecked_advise(UncheckedAdvice::DontNeed) };
     }
 }
 
-/// The address ranges of the maps of `files` that cannot be written (`r--`), from the
-/// text of `/proc/self/maps`: `start-end perms offset dev inode path`.
-fn read_only_maps(maps: &str, files: &[PathBuf]) -> Vec<(usize, usize)> {
-    maps.lines()
-        .filter_map(|line| {
-            let mut fields = line.splitn(6, ' ');
-            let range = fields.next()?;
-            let perms = fields.next()?;
-            let path = fields.nth(3)?.trim_start();
-            if !perms.starts_with("r--") || !files.iter().any(|f| Path::new(path) == f) {
-                return None;
-            }
-            let (start, end) = range.split_once('-')?;
-            let start = usize::from_str_radix(start, 16).ok()?;
-            let end = usize::from_str_radix(end, 16).ok()?;
-            (start < end).then_some((start, end))
-        })
-        .collect()
+/// A map as the owner of a polars buffer.
+struct Owner(Arc<Mmap>);
+
+impl AsRef<[u8]> for Owner {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const MAPS: &str = "\
-55d0c0000000-55d0c0100000 r--p 00000000 fd:01 123 /usr/bin/doel
-7f0000000000-7f0000200000 r--s 00000000 fd:01 456 /data/export.parquet
-7f0000200000-7f0000300000 rw-s 00000000 fd:01 456 /data/export.parquet
-7f0000300000-7f0000400000 r--p 00000000 fd:01 789 /data/export.parquet.bak
-7f0000400000-7f0000500000 rw-p 00000000 00:00 0
-7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0                          [stack]
-";
-
     #[test]
-    fn only_read_only_maps_of_the_inputs() {
-        let files = [PathBuf::from("/data/export.parquet")];
-        assert_eq!(
-            read_only_maps(MAPS, &files),
-            [(0x7f00_0000_0000, 0x7f00_0020_0000)]
-        );
-        assert!(read_only_maps(MAPS, &[]).is_empty());
-    }
-
-    #[test]
-    fn releasing_a_read_map_keeps_its_contents() {
+    fn releasing_keeps_the_contents() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("input.bin");
         let bytes: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &bytes).unwrap();
-        let file = std::fs::File::open(&path).unwrap();
-        // SAFETY: the file is not changed while mapped.
-        let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
-        assert_eq!(&map[..], &bytes[..]);
-        release(&names(&[path]));
-        assert_eq!(&map[..], &bytes[..]);
+        let map = Map::open(&path).unwrap();
+        let buffer = map.buffer();
+        assert_eq!(buffer.as_slice(), &bytes[..]);
+        map.release();
+        assert_eq!(buffer.as_slice(), &bytes[..]);
+        drop(map);
+        // The buffer alone keeps the map.
+        assert_eq!(buffer.as_slice(), &bytes[..]);
+    }
+
+    #[test]
+    fn an_empty_file_maps_to_no_bytes() {
+        let file = tempfile::tempfile().unwrap();
+        let map = Map::of(&file).unwrap();
+        map.release();
+        assert!(map.buffer().as_slice().is_empty());
     }
 }

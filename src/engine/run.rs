@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use polars::prelude::*;
 
+use super::mapped::Map;
 use super::microdata::{Counter, Decision};
 use super::output::OutputFile;
 use super::transform::{BatchTransform, ExclusionCounts};
@@ -83,9 +84,9 @@ pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 
 struct State {
     output: OutputFile,
-    /// The input files, as memory maps name them: their read pages are released after
-    /// each batch.
-    mapped: Vec<PathBuf>,
+    /// The maps polars reads the input through: their pages are released after each
+    /// batch.
+    mapped: Vec<Map>,
     progress: Option<Progress>,
     /// Microdata: the classes of the records written to the first pass's file.
     counter: Option<Counter>,
@@ -127,7 +128,7 @@ impl State {
         for (total, count) in self.expired.iter_mut().zip(&out.stats.expired) {
             *total += count;
         }
-        super::mapped::release(&self.mapped);
+        self.mapped.iter().for_each(Map::release);
         self.output.write(out.frame)
     }
 }
@@ -269,7 +270,7 @@ pub fn run(
     )?;
     let state = State {
         output,
-        mapped: super::mapped::names(&input.files),
+        mapped: input.maps.clone(),
         progress,
         counter: microdata.map(Counter::new),
         hashed_person: table.and_then(|t| t.person.clone()),
@@ -421,12 +422,16 @@ fn protect(
 ) -> Result<(PathBuf, u64), EngineError> {
     let output_path = &plan.pipeline.output.path;
     let internal = |e: PolarsError| EngineError::Internal(super::safe_summary(&e));
-    let path = first_pass
-        .path()
-        .to_str()
-        .ok_or_else(|| EngineError::Internal("temporary path is not UTF-8".into()))?;
-    let mut frame = LazyFrame::scan_parquet(PlRefPath::new(path), ScanArgsParquet::default())
-        .map_err(internal)?;
+    let map = Map::open(first_pass.path())
+        .map_err(|e| EngineError::Internal(format!("cannot map the first pass: {}", e.kind())))?;
+    let mut frame = LazyFrame::scan_parquet_sources(
+        ScanSources::Buffers([map.buffer()].into()),
+        ScanArgsParquet {
+            hive_options: HiveOptions::new_disabled(),
+            ..Default::default()
+        },
+    )
+    .map_err(internal)?;
     let schema = frame.collect_schema().map_err(internal)?;
     let probe = decision
         .recoder
@@ -438,12 +443,11 @@ fn protect(
         metadata,
     )?;
     let recoder = Arc::clone(&decision.recoder);
-    let mapped = super::mapped::names(&[first_pass.path().to_owned()]);
     let (output, rows) = stream(
         frame,
         (output, 0u64),
         move |(output, rows), batch| {
-            super::mapped::release(&mapped);
+            map.release();
             let frame = recoder.apply(&batch)?;
             *rows += frame.height() as u64;
             output.write(frame)
