@@ -16,7 +16,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use memmap2::{Mmap, UncheckedAdvice};
+use memmap2::{Mmap, MmapOptions, UncheckedAdvice};
 
 /// A read-only map of a whole file. Clones share the map; it is unmapped when the last
 /// clone and every buffer polars made of it are dropped.
@@ -33,10 +33,18 @@ impl Map {
     pub fn of(file: &std::fs::File) -> std::io::Result<Self> {
         // SAFETY: a map is only sound while the file is not changed. doel does not write
         // its inputs, and refuses an output path that is an input; polars maps the file
-        // in the same way when given its path. An export rewritten by someone else while
-        // doel reads it ends the run with SIGBUS, never with output: outputs are written
-        // under temporary names and renamed only when complete.
-        let map = unsafe { Mmap::map(file) }?;
+        // in the same way when given its path. An export that someone else rewrites while
+        // doel reads it is read as a mix of old and new bytes, or, cut short, ends the run
+        // with SIGBUS (before any output is renamed into place). Do not let a delivery
+        // overwrite the file a run is reading.
+        let map = match unsafe { Mmap::map(file) } {
+            // Some file systems (FUSE with direct I/O, virtiofs, GPFS) refuse a shared
+            // map but allow a private one, as polars finds too.
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => unsafe {
+                MmapOptions::new().map_copy_read_only(file)
+            },
+            other => other,
+        }?;
         Ok(Self(Arc::new(map)))
     }
 
@@ -52,9 +60,9 @@ impl Map {
             return;
         }
         // SAFETY: the range is exactly this map's, which `self` keeps mapped during the
-        // call. The map is a read-only map of a file: after MADV_DONTNEED the next access
-        // to a page reads it again from the file, so whoever holds a slice of the map
-        // reads the same bytes.
+        // call. The map is a read-only map of a file (shared, or private and never
+        // written): after MADV_DONTNEED the next access to a page reads it again from the
+        // file, so whoever holds a slice of the map reads the same bytes.
         let _ = unsafe { self.0.unchecked_advise(UncheckedAdvice::DontNeed) };
     }
 }
