@@ -34,6 +34,8 @@ const QUEUED_BATCHES: usize = 1;
 /// its own.
 pub struct OutputFile {
     target: PathBuf,
+    /// The columns and types every batch must have.
+    schema: Schema,
     /// Declared before `temp`: dropped (stopped) before the file is removed.
     worker: Worker,
     temp: NamedTempFile,
@@ -144,9 +146,6 @@ impl ParquetSink {
     fn write(&mut self, batch: RecordBatchT<Box<dyn Array>>) -> PolarsResult<()> {
         let rows = batch.len() as u64;
         let options = self.options;
-        if batch.arrays().len() != self.fields.len() {
-            polars_bail!(ShapeMismatch: "a batch of {} columns for a file of {}", batch.arrays().len(), self.fields.len());
-        }
         let columns: Vec<Vec<Vec<CompressedPage>>> = batch
             .into_arrays()
             .into_par_iter()
@@ -312,6 +311,7 @@ impl OutputFile {
             .map_err(|e| fail(format!("cannot start the writer thread: {}", e.kind())))?;
         Ok(Self {
             target: target.to_owned(),
+            schema: schema.clone(),
             worker: Worker {
                 batches: Some(batches),
                 abandoned,
@@ -327,6 +327,13 @@ impl OutputFile {
     pub fn write(&mut self, frame: DataFrame) -> Result<(), EngineError> {
         if frame.height() == 0 {
             return Ok(());
+        }
+        // A batch of other columns, or in another order, would be written under the
+        // wrong names (CSV) or fail in the writer.
+        if frame.schema().as_ref() != &self.schema {
+            return Err(EngineError::Internal(
+                "a batch's columns differ from the output's".into(),
+            ));
         }
         self.worker.send(frame)
     }
