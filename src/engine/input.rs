@@ -240,17 +240,24 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
                 return map(&open()?);
             }
             let decode = (!utf8).then_some(input.encoding);
-            // gzip's and zstd's magic numbers are no text in an encoding that extends
-            // ASCII (they start with a control character or an invalid UTF-8 sequence),
-            // so such a file is a compressed one. In UTF-16 they are two letters.
-            let ascii = decode.is_none_or(|e| e.is_ascii_compatible());
-            match start_of(file).map_err(|e| fail(file, &e.kind().to_string()))? {
-                Start::Compressed(what) if ascii => Err(fail(
+            let start = start_of(file).map_err(|e| fail(file, &e.kind().to_string()))?;
+            // gzip's magic number starts with a control character: no text in any encoding
+            // a pipeline can declare (all read ASCII's bytes as ASCII). zstd's is no UTF-8,
+            // but is text in windows-1252 (`(µ/ý`).
+            let compressed = match (&start, decode) {
+                (Start::Compressed(what), None) => Some(*what),
+                (Start::Compressed("gzip"), Some(_)) => Some("gzip"),
+                _ => None,
+            };
+            if let Some(what) = compressed {
+                return Err(fail(
                     file,
                     &format!(
                         "is compressed ({what}); doel reads uncompressed CSV: decompress it first"
                     ),
-                )),
+                ));
+            }
+            match start {
                 _ if decode.is_some() => map(&copy_for_polars(file, decode)?),
                 Start::LikeZlib => map(&copy_for_polars(file, None)?),
                 _ => map(&open()?),
@@ -343,11 +350,16 @@ fn start_of(file: &Path) -> std::io::Result<Start> {
 /// its bytes as they are. A byte order mark goes in front when the copy would otherwise
 /// start like zlib (which the reader then skips; see [`Start`]); only then, so that a
 /// file's own mark after a decoded one is read as before.
+///
+/// Decoding never replaces a byte sequence the encoding does not have: two names that
+/// differ only there would get one pseudonym. Such a file is refused, naming the line.
+/// A byte order mark at the start is believed over the declared encoding (it cannot be
+/// text in a single-byte encoding's first column name by accident).
 fn copy_for_polars(
     file: &Path,
     decode: Option<&'static encoding_rs::Encoding>,
 ) -> Result<std::fs::File, EngineError> {
-    use std::io::{Read, Write};
+    use std::io::Read;
     let fail = |problem: String| EngineError::Input {
         path: file.to_owned(),
         problem,
@@ -360,18 +372,12 @@ fn copy_for_polars(
             e.kind()
         ))
     })?;
-    let mut sink = std::io::BufWriter::new(&temp);
-    let mut started = false;
-    let mut write = |sink: &mut std::io::BufWriter<&std::fs::File>, bytes: &[u8]| {
-        if !started && !bytes.is_empty() {
-            started = true;
-            if start_of_bytes(bytes) == Start::LikeZlib {
-                sink.write_all(b"\xef\xbb\xbf")?;
-            }
-        }
-        sink.write_all(bytes)
+    let mut sink = Copy {
+        sink: std::io::BufWriter::new(&temp),
+        head: Some(Vec::new()),
+        lines: 1,
     };
-    // Whole chunks (up to the end of the file), so that the first holds the start.
+    // Whole chunks (up to the end of the file), so that a short read splits nothing.
     let mut chunk = Vec::with_capacity(1 << 16);
     let mut decoder = decode.map(|e| e.new_decoder());
     let mut utf8 = Vec::new();
@@ -386,26 +392,78 @@ fn copy_for_polars(
             if last {
                 break;
             }
-            write(&mut sink, &chunk[..n]).map_err(written)?;
+            sink.write(&chunk).map_err(written)?;
             continue;
         };
         utf8.resize(decoder.max_utf8_buffer_length(n).unwrap_or(1 << 18), 0);
         let mut offset = 0;
         loop {
-            let (result, read, out, _) = decoder.decode_to_utf8(&chunk[offset..n], &mut utf8, last);
-            write(&mut sink, &utf8[..out]).map_err(written)?;
+            let (result, read, out) =
+                decoder.decode_to_utf8_without_replacement(&chunk[offset..], &mut utf8, last);
+            sink.write(&utf8[..out]).map_err(written)?;
             offset += read;
-            if result == encoding_rs::CoderResult::InputEmpty {
-                break;
+            match result {
+                encoding_rs::DecoderResult::InputEmpty => break,
+                encoding_rs::DecoderResult::OutputFull => {}
+                encoding_rs::DecoderResult::Malformed(..) => {
+                    return Err(fail(format!(
+                        "line {} holds bytes that are no text in {}; is that the file's encoding? ([input] encoding)",
+                        sink.lines,
+                        decoder.encoding().name()
+                    )));
+                }
             }
         }
         if last {
             break;
         }
     }
-    sink.flush().map_err(written)?;
-    drop(sink);
+    sink.finish().map_err(written)?;
     Ok(temp)
+}
+
+/// The writing end of [`copy_for_polars`]: holds back the first bytes until it can tell
+/// whether the copy starts like zlib, and counts lines.
+struct Copy<'a> {
+    sink: std::io::BufWriter<&'a std::fs::File>,
+    /// The first bytes, until there are four (or the copy ends).
+    head: Option<Vec<u8>>,
+    /// The line being written, from 1.
+    lines: u64,
+}
+
+impl Copy<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        self.lines += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        match &mut self.head {
+            Some(head) => {
+                head.extend_from_slice(bytes);
+                if head.len() >= 4 {
+                    self.flush_head()?;
+                }
+                Ok(())
+            }
+            None => self.sink.write_all(bytes),
+        }
+    }
+
+    fn flush_head(&mut self) -> std::io::Result<()> {
+        use std::io::Write;
+        if let Some(head) = self.head.take() {
+            if start_of_bytes(&head) == Start::LikeZlib {
+                self.sink.write_all(b"\xef\xbb\xbf")?;
+            }
+            self.sink.write_all(&head)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        use std::io::Write;
+        self.flush_head()?;
+        self.sink.flush()
+    }
 }
 
 /// The first line (from 1) of `file` that is not valid UTF-8, if any.
@@ -489,17 +547,23 @@ fn is_hidden(path: &Path) -> bool {
 mod tests {
     use super::*;
 
-    fn columns(bytes: &[u8], encoding: &'static encoding_rs::Encoding) -> Vec<String> {
+    fn open_csv(
+        bytes: &[u8],
+        encoding: &'static encoding_rs::Encoding,
+    ) -> Result<Input, EngineError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("export.csv");
         std::fs::write(&path, bytes).unwrap();
-        let mut input = open(&spec::Input {
+        open(&spec::Input {
             path,
             format: None,
             delimiter: b',',
             encoding,
         })
-        .unwrap();
+    }
+
+    fn columns(bytes: &[u8], encoding: &'static encoding_rs::Encoding) -> Vec<String> {
+        let mut input = open_csv(bytes, encoding).unwrap();
         input
             .schema()
             .unwrap()
@@ -510,12 +574,49 @@ mod tests {
 
     #[test]
     fn a_decoded_copy_keeps_a_second_byte_order_mark_out_of_the_names() {
-        // The decoder takes the first mark for the encoding; the reader skips the second.
-        let bytes = b"\xef\xbb\xbf\xef\xbb\xbfnaam,leeftijd\nJos\xe9,7\n";
+        // The first mark says UTF-8 over the declared encoding; the reader skips the second.
+        let bytes = "\u{feff}\u{feff}naam,leeftijd\nJosé,7\n".as_bytes();
         assert_eq!(
             columns(bytes, encoding_rs::WINDOWS_1252),
             ["naam", "leeftijd"]
         );
+        let frame = open_csv(bytes, encoding_rs::WINDOWS_1252)
+            .unwrap()
+            .frame
+            .collect()
+            .unwrap();
+        assert_eq!(
+            frame.column("naam").unwrap().str().unwrap().get(0),
+            Some("José")
+        );
+    }
+
+    #[test]
+    fn bytes_the_declared_encoding_does_not_have_are_refused_by_line() {
+        // 0x82 opens a two-byte character in Shift_JIS; a newline cannot end it.
+        let Err(EngineError::Input { problem, .. }) =
+            open_csv(b"naam,leeftijd\nJos\x82\n,7\n", encoding_rs::SHIFT_JIS)
+        else {
+            panic!("a malformed file was read");
+        };
+        assert!(
+            problem.starts_with("line 2 holds bytes that are no text in Shift_JIS"),
+            "{problem}"
+        );
+    }
+
+    #[test]
+    fn a_header_like_zstd_is_text_in_windows_1252() {
+        assert_eq!(
+            columns(b"\x28\xb5\x2f\xfda,b\n1,2\n", encoding_rs::WINDOWS_1252),
+            ["(µ/ýa", "b"]
+        );
+    }
+
+    #[test]
+    fn a_half_character_at_the_end_is_refused() {
+        // Once the copy became `x^` and a replacement character: like zlib, yet text.
+        assert!(open_csv(b"x^\x82", encoding_rs::SHIFT_JIS).is_err());
     }
 
     #[test]
@@ -525,15 +626,5 @@ mod tests {
             ["x^a", "b"]
         );
         assert_eq!(columns(b"x^a,b\n1,2\n", encoding_rs::UTF_8), ["x^a", "b"]);
-    }
-
-    #[test]
-    fn utf16_that_starts_like_gzip_is_text() {
-        let text: Vec<u8> = "\u{8b1f},b\n1,2\n"
-            .encode_utf16()
-            .flat_map(u16::to_le_bytes)
-            .collect();
-        assert_eq!(&text[..2], [0x1f, 0x8b]);
-        assert_eq!(columns(&text, encoding_rs::UTF_16LE), ["\u{8b1f}", "b"]);
     }
 }
