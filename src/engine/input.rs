@@ -627,4 +627,33 @@ mod tests {
         );
         assert_eq!(columns(b"x^a,b\n1,2\n", encoding_rs::UTF_8), ["x^a", "b"]);
     }
+
+    proptest::proptest! {
+        /// A decoded copy is the decoder's output, whole, behind a byte order mark exactly
+        /// when that output starts like zlib; or, if decoding would replace anything, an
+        /// error.
+        #[test]
+        fn a_copy_is_the_decoded_text(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            which in 0usize..3,
+            zlib_like in proptest::prelude::any::<bool>(),
+        ) {
+            let encoding = [encoding_rs::WINDOWS_1252, encoding_rs::SHIFT_JIS, encoding_rs::ISO_8859_15][which];
+            let bytes = if zlib_like { [b"x^".as_slice(), &bytes].concat() } else { bytes };
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("export.csv");
+            std::fs::write(&path, &bytes).unwrap();
+            let (text, _, replaced) = encoding.decode(&bytes);
+            match copy_for_polars(&path, Some(encoding)) {
+                Err(_) => proptest::prop_assert!(replaced),
+                Ok(file) => {
+                    proptest::prop_assert!(!replaced);
+                    let copy = Map::of(&file).unwrap().buffer().to_vec();
+                    let marked = start_of_bytes(text.as_bytes()) == Start::LikeZlib;
+                    let expected = [if marked { b"\xef\xbb\xbf".as_slice() } else { b"" }, text.as_bytes()].concat();
+                    proptest::prop_assert_eq!(copy, expected);
+                }
+            }
+        }
+    }
 }
