@@ -1886,14 +1886,7 @@ fn an_interrupted_run_stops_cleanly_and_leaves_nothing() {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_doel"))
         .current_dir(repo("."))
         .env_remove("DOEL_KEY_FILE")
-        .args([
-            "run",
-            RESEARCH,
-            "--key-file",
-            "sample-data/demo.key",
-            "--run-date",
-            RUN_DATE,
-        ])
+        .args(RESEARCH_RUN)
         .arg("--input")
         .arg(&big)
         .arg("--output")
@@ -1926,6 +1919,53 @@ fn an_interrupted_run_stops_cleanly_and_leaves_nothing() {
     );
     let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// `doel run` of the research pipeline with the demo key, for a command built by hand.
+const RESEARCH_RUN: [&str; 6] = [
+    "run",
+    RESEARCH,
+    "--key-file",
+    "sample-data/demo.key",
+    "--run-date",
+    RUN_DATE,
+];
+
+/// A disk that fills up during the run, simulated by a file size limit of 16 KiB (the
+/// write then fails with EFBIG rather than ENOSPC; doel handles both as a failed write):
+/// a clear error naming the output, the documented exit code, and nothing at the target,
+/// beside it or in the register.
+#[test]
+fn a_full_disk_fails_cleanly() {
+    let dir = TempDir::new().unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let register = dir.path().join("register.jsonl");
+    let output = out_dir.join("extract.parquet");
+    // SIGXFSZ ignored (inherited through exec), so that the write fails instead.
+    let out = std::process::Command::new("bash")
+        .current_dir(repo("."))
+        .env_remove("DOEL_KEY_FILE")
+        .env("DOEL_REGISTER", &register)
+        .args(["-c", "trap '' XFSZ; ulimit -f 16; exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_doel"))
+        .args(RESEARCH_RUN)
+        .arg("--output")
+        .arg(&output)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: output {}: file too large\nhint: check that the output directory can be written and has free space",
+            output.display()
+        )),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(!register.exists());
 }
 
 /// `--log-format json`: one event per line, in order, with the counts; a failure ends

@@ -100,7 +100,7 @@ impl Writer {
     ) -> Result<Self, EngineError> {
         let fail = |e: PolarsError| EngineError::Output {
             path: target.to_owned(),
-            problem: safe_summary(&e),
+            problem: write_summary(&e),
         };
         for mut frame in batches {
             if abandoned.load(Ordering::Relaxed) {
@@ -228,7 +228,7 @@ impl OutputFile {
             .as_file()
             .try_clone()
             .map_err(|e| fail(e.kind().to_string()))?;
-        let polars_fail = |e: PolarsError| fail(safe_summary(&e));
+        let polars_fail = |e: PolarsError| fail(write_summary(&e));
         let with_metadata = |compat: CompatLevel| -> ArrowSchema {
             schema
                 .to_arrow(compat)
@@ -372,7 +372,7 @@ impl OutputFile {
             path: self.target.clone(),
             problem,
         };
-        let polars_fail = |e: PolarsError| fail(safe_summary(&e));
+        let polars_fail = |e: PolarsError| fail(write_summary(&e));
         let buffered = match writer {
             Writer::Parquet(mut sink) => {
                 sink.writer.end(None).map_err(polars_fail)?;
@@ -396,4 +396,20 @@ impl OutputFile {
             .map_err(|e| fail(e.kind().to_string()))?;
         Ok(self.temp)
     }
+}
+
+/// What went wrong writing an output, without polars' text (which may quote a value): the
+/// kind of an I/O error, such as "no storage space" or "file too large" (polars' writers
+/// may carry it only as text ending in "(os error N)"), else a line that says no more.
+fn write_summary(error: &PolarsError) -> String {
+    if let PolarsError::IO { error, .. } = error {
+        return error.kind().to_string();
+    }
+    error
+        .to_string()
+        .rsplit_once("(os error ")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .and_then(|(code, _)| code.parse::<i32>().ok())
+        .map(|code| std::io::Error::from_raw_os_error(code).kind().to_string())
+        .unwrap_or_else(|| "the file could not be written".into())
 }
