@@ -99,7 +99,7 @@ fn kernels(c: &mut Criterion) {
     group.finish();
 }
 
-/// One thread: the pseudonym of a canonical BSN with the pre-keyed state cloned
+/// One thread: the pseudonym of a canonical BSN from the pre-keyed states
 /// (`hmac`), against two bare SHA-256 compressions per value (`two_compressions`), the
 /// least any HMAC-SHA256 of a message under 56 bytes can cost.
 fn limit(c: &mut Criterion) {

@@ -2,7 +2,8 @@
 //!
 //! Key bytes live only in [`MasterKey`], [`DomainKey`] and the keyed HMAC and AES states;
 //! none implements `Debug` or `Display`, so no log or error can print them. The key
-//! buffers doel owns are zeroised when dropped; the crypto crates' internal states are not.
+//! buffers doel owns, and the pseudonymisers' pre-keyed SHA-256 states, are zeroised when
+//! dropped; the crypto crates' internal states are not.
 
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, Key};
@@ -92,7 +93,7 @@ impl MasterKey {
         let nonce_key = DomainKey(self.hmac(&[b"doel/v1/token-nonce/", domain.as_bytes()]));
         Tokeniser {
             cipher: Aes256Gcm::new(&Key::<Aes256Gcm>::from(*enc)),
-            nonce: nonce_key.pseudonymiser(kind).state,
+            nonce: nonce_key.hmac_state(kind),
             kind: kind.to_owned(),
         }
     }
@@ -186,10 +187,15 @@ impl DomainKey {
     /// A pseudonymiser for one kind (`bsn`, `name`, `link`): the HMAC state is keyed and fed
     /// `kind || US` once here, and cloned per value.
     pub fn pseudonymiser(&self, kind: &str) -> Pseudonymiser {
+        Pseudonymiser::new(&self.0, kind)
+    }
+
+    /// `H(K_d, ·)` fed `kind || US`, as the `hmac` crate computes it.
+    fn hmac_state(&self, kind: &str) -> HmacSha256 {
         let mut state = HmacSha256::new_from_slice(&self.0).expect("HMAC accepts any key length");
         state.update(kind.as_bytes());
         state.update(&[US]);
-        Pseudonymiser { state }
+        state
     }
 }
 
@@ -200,20 +206,100 @@ impl Drop for DomainKey {
 }
 
 /// `P = hex(first 16 bytes of H(K_d, kind || US || canonical))` for one domain and kind.
+///
+/// HMAC-SHA256 on SHA-256's compression function, with the key's inner and outer blocks
+/// compressed once here: a value whose `kind || US || canonical` fits one block with its
+/// padding (55 bytes; every BSN, most names) then costs exactly two compressions. The
+/// `hmac` crate's state, cloned per value, cost 40 % more on top of those two (61 % of
+/// the limit on an AMD EPYC); the test `matches_the_hmac_crate` holds the two equal.
 #[derive(Clone)]
 pub struct Pseudonymiser {
-    state: HmacSha256,
+    /// SHA-256's state after the block `K_d ^ ipad`.
+    inner: [u32; 8],
+    /// SHA-256's state after the block `K_d ^ opad`.
+    outer: [u32; 8],
+    /// `kind || US`, the start of every message.
+    prefix: Vec<u8>,
 }
 
+/// SHA-256's initial state (FIPS 180-4, 5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
 impl Pseudonymiser {
+    fn new(key: &[u8; 32], kind: &str) -> Self {
+        let keyed = |pad: u8| {
+            let mut block = [pad; 64];
+            for (b, k) in block.iter_mut().zip(key) {
+                *b ^= k;
+            }
+            let mut state = SHA256_IV;
+            sha2::block_api::compress256(&mut state, &[block]);
+            block.zeroize();
+            state
+        };
+        let mut prefix = kind.as_bytes().to_vec();
+        prefix.push(US);
+        Self {
+            inner: keyed(0x36),
+            outer: keyed(0x5c),
+            prefix,
+        }
+    }
+
     /// Write the 32 lowercase hex characters of the pseudonym of `canonical` into `out`.
     #[inline]
     pub fn write_hex(&self, canonical: &[u8], out: &mut [u8; PSEUDONYM_HEX_LEN]) {
-        let mut mac = self.state.clone();
-        mac.update(canonical);
-        let digest = mac.finalize().into_bytes();
-        hex::encode_to_slice(&digest[..PSEUDONYM_HEX_LEN / 2], out)
-            .expect("output buffer is exactly twice the input");
+        // The inner hash: prefix || canonical after the key's block, with SHA-256's
+        // padding (0x80, zeros, the length in bits of all that was hashed).
+        let mut state = self.inner;
+        let length = self.prefix.len() + canonical.len();
+        let mut block = [0u8; 64];
+        let mut filled = 0;
+        for part in [self.prefix.as_slice(), canonical] {
+            let mut part = part;
+            while !part.is_empty() {
+                let n = part.len().min(64 - filled);
+                block[filled..filled + n].copy_from_slice(&part[..n]);
+                filled += n;
+                part = &part[n..];
+                if filled == 64 {
+                    sha2::block_api::compress256(&mut state, &[block]);
+                    filled = 0;
+                }
+            }
+        }
+        block[filled] = 0x80;
+        block[filled + 1..].fill(0);
+        if filled >= 56 {
+            sha2::block_api::compress256(&mut state, &[block]);
+            block = [0u8; 64];
+        }
+        block[56..].copy_from_slice(&(((64 + length) as u64) * 8).to_be_bytes());
+        sha2::block_api::compress256(&mut state, &[block]);
+        self.finish(state, out);
+    }
+
+    /// The outer hash of the inner digest `state`, its first 16 bytes as hex into `out`.
+    #[inline]
+    fn finish(&self, state: [u32; 8], out: &mut [u8; PSEUDONYM_HEX_LEN]) {
+        let mut block = [0u8; 64];
+        for (bytes, word) in block.chunks_exact_mut(4).zip(state) {
+            bytes.copy_from_slice(&word.to_be_bytes());
+        }
+        block[32] = 0x80;
+        block[56..].copy_from_slice(&((64 + 32) as u64 * 8).to_be_bytes());
+        let mut digest = self.outer;
+        sha2::block_api::compress256(&mut digest, &[block]);
+        // The first 16 bytes, as hex.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for (chars, word) in out.chunks_exact_mut(8).zip(digest) {
+            for (i, byte) in word.to_be_bytes().into_iter().enumerate() {
+                chars[2 * i] = HEX[usize::from(byte >> 4)];
+                chars[2 * i + 1] = HEX[usize::from(byte & 15)];
+            }
+        }
     }
 
     /// The pseudonym of `canonical` as a string.
@@ -224,9 +310,49 @@ impl Pseudonymiser {
     }
 }
 
+impl Drop for Pseudonymiser {
+    fn drop(&mut self) {
+        self.inner.zeroize();
+        self.outer.zeroize();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matches_the_hmac_crate_at_every_length() {
+        let domain = DomainKey([7; 32]);
+        let message: Vec<u8> = (0..=200u8).collect();
+        for n in 0..=message.len() {
+            let mut mac = domain.hmac_state("name");
+            mac.update(&message[..n]);
+            let expected = hex::encode(&mac.finalize().into_bytes()[..16]);
+            assert_eq!(
+                domain.pseudonymiser("name").pseudonym(&message[..n]),
+                expected,
+                "{n}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// The pseudonymiser's HMAC on the compression function equals the `hmac`
+        /// crate's, for messages of one, two and three blocks and every padding split.
+        #[test]
+        fn matches_the_hmac_crate(
+            key in proptest::prelude::any::<[u8; 32]>(),
+            kind in "[a-z]{0,70}",
+            canonical in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        ) {
+            let domain = DomainKey(key);
+            let mut mac = domain.hmac_state(&kind);
+            mac.update(&canonical);
+            let expected = hex::encode(&mac.finalize().into_bytes()[..16]);
+            proptest::prop_assert_eq!(domain.pseudonymiser(&kind).pseudonym(&canonical), expected);
+        }
+    }
 
     #[test]
     fn key_file_forms() {
