@@ -185,37 +185,52 @@ pub(super) fn stream<S: Send + 'static>(
     step: impl Fn(&mut S, DataFrame) -> Result<(), EngineError> + Send + Sync + 'static,
     read_error: impl FnOnce(PolarsError) -> EngineError,
 ) -> Result<S, EngineError> {
-    let shared = Arc::new(Mutex::new((Some(state), None::<EngineError>)));
-    let callback = {
-        let shared = Arc::clone(&shared);
-        PlanCallback::new(move |batch: DataFrame| {
-            let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
-            let (state, error) = &mut *guard;
-            if error.is_none() {
-                if let Err(e) = check_interrupted() {
-                    *error = Some(e);
-                } else if let Some(state) = state.as_mut()
-                    && let Err(e) = step(state, batch)
-                {
-                    *error = Some(e);
+    // The steps run on a thread of their own, one batch queued, so that polars reads the
+    // next batch while this one is transformed.
+    let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (batches, queue) = std::sync::mpsc::sync_channel::<DataFrame>(1);
+    let worker = {
+        let failed = Arc::clone(&failed);
+        std::thread::Builder::new()
+            .name("doel-steps".into())
+            .spawn(move || {
+                let mut state = state;
+                for batch in queue {
+                    if let Err(e) = check_interrupted().and_then(|()| step(&mut state, batch)) {
+                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        return Err(e);
+                    }
                 }
+                Ok(state)
+            })
+            .map_err(|e| EngineError::Internal(format!("cannot start a thread: {}", e.kind())))?
+    };
+    let batches = Arc::new(Mutex::new(Some(batches)));
+    let callback = {
+        let batches = Arc::clone(&batches);
+        let failed = Arc::clone(&failed);
+        PlanCallback::new(move |batch: DataFrame| {
+            let mut guard = batches.lock().unwrap_or_else(PoisonError::into_inner);
+            let sent = guard.as_ref().is_some_and(|b| b.send(batch).is_ok());
+            if !sent || failed.load(std::sync::atomic::Ordering::Relaxed) {
+                // The steps stopped: close the queue, and ask the engine to stop reading.
+                *guard = None;
+                return Ok(true);
             }
-            // `true` asks the engine to stop reading.
-            Ok(error.is_some())
+            Ok(false)
         })
     };
     let result = frame
         .sink_batches(callback, true, NonZeroUsize::new(BATCH_ROWS))
         .and_then(|sink| sink.collect_with_engine(Engine::Streaming));
-    let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(e) = guard.1.take() {
-        return Err(e);
-    }
+    // Close the queue (whether or not polars has dropped the callback), so that the
+    // thread ends once it has taken every batch.
+    *batches.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    let state = worker
+        .join()
+        .map_err(|_| EngineError::Internal("a transformation thread panicked".into()))??;
     result.map_err(read_error)?;
-    guard
-        .0
-        .take()
-        .ok_or_else(|| EngineError::Internal("stream state taken".into()))
+    Ok(state)
 }
 
 /// Execute `plan` over `input` with `key`. On error nothing is left at the output path
