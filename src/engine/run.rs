@@ -182,55 +182,77 @@ pub(super) fn check_interrupted() -> Result<(), EngineError> {
 pub(super) fn stream<S: Send + 'static>(
     frame: LazyFrame,
     state: S,
-    step: impl Fn(&mut S, DataFrame) -> Result<(), EngineError> + Send + Sync + 'static,
+    step: impl Fn(&mut S, DataFrame) -> Result<(), EngineError> + Send + 'static,
     read_error: impl FnOnce(PolarsError) -> EngineError,
 ) -> Result<S, EngineError> {
-    // The steps run on a thread of their own, one batch queued, so that polars reads the
-    // next batch while this one is transformed.
-    let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The steps run on a thread of their own, so that polars reads the next batch while
+    // this one is transformed: one batch in a step, one queued, and one in the callback
+    // waiting to be queued.
     let (batches, queue) = std::sync::mpsc::sync_channel::<DataFrame>(1);
-    let worker = {
-        let failed = Arc::clone(&failed);
-        std::thread::Builder::new()
-            .name("doel-steps".into())
-            .spawn(move || {
-                let mut state = state;
-                for batch in queue {
-                    if let Err(e) = check_interrupted().and_then(|()| step(&mut state, batch)) {
-                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                        return Err(e);
-                    }
-                }
-                Ok(state)
-            })
-            .map_err(|e| EngineError::Internal(format!("cannot start a thread: {}", e.kind())))?
+    let worker = std::thread::Builder::new()
+        .name("doel-steps".into())
+        .spawn(move || {
+            let mut state = state;
+            for batch in queue {
+                // An error drops the queue: the callback's next send fails.
+                check_interrupted().and_then(|()| step(&mut state, batch))?;
+            }
+            Ok(state)
+        })
+        .map_err(|e| EngineError::Internal(format!("cannot start a thread: {}", e.kind())))?;
+    let steps = Steps {
+        batches: Arc::new(Mutex::new(Some(batches))),
+        worker: Some(worker),
     };
-    let batches = Arc::new(Mutex::new(Some(batches)));
     let callback = {
-        let batches = Arc::clone(&batches);
-        let failed = Arc::clone(&failed);
+        let batches = Arc::clone(&steps.batches);
         PlanCallback::new(move |batch: DataFrame| {
             let mut guard = batches.lock().unwrap_or_else(PoisonError::into_inner);
-            let sent = guard.as_ref().is_some_and(|b| b.send(batch).is_ok());
-            if !sent || failed.load(std::sync::atomic::Ordering::Relaxed) {
-                // The steps stopped: close the queue, and ask the engine to stop reading.
-                *guard = None;
-                return Ok(true);
+            if guard.as_ref().is_some_and(|b| b.send(batch).is_ok()) {
+                return Ok(false);
             }
-            Ok(false)
+            // The steps stopped: close the queue, and ask the engine to stop reading.
+            *guard = None;
+            Ok(true)
         })
     };
     let result = frame
         .sink_batches(callback, true, NonZeroUsize::new(BATCH_ROWS))
         .and_then(|sink| sink.collect_with_engine(Engine::Streaming));
-    // Close the queue (whether or not polars has dropped the callback), so that the
-    // thread ends once it has taken every batch.
-    *batches.lock().unwrap_or_else(PoisonError::into_inner) = None;
-    let state = worker
-        .join()
-        .map_err(|_| EngineError::Internal("a transformation thread panicked".into()))??;
+    let state = steps.finish()?;
     result.map_err(read_error)?;
     Ok(state)
+}
+
+/// The thread of [`stream`]'s steps and the queue to it. Finished, or dropped when polars
+/// panics, it closes the queue (whether or not polars still holds the callback) and waits
+/// for the thread, which then drops its state, and so an output's temporary file.
+struct Steps<S> {
+    batches: Arc<Mutex<Option<std::sync::mpsc::SyncSender<DataFrame>>>>,
+    worker: Option<std::thread::JoinHandle<Result<S, EngineError>>>,
+}
+
+impl<S> Steps<S> {
+    fn finish(mut self) -> Result<S, EngineError> {
+        self.close()
+            .unwrap_or_else(|| Err(EngineError::Internal("the steps' thread is gone".into())))
+    }
+
+    fn close(&mut self) -> Option<Result<S, EngineError>> {
+        *self.batches.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        let joined = self.worker.take()?.join();
+        Some(joined.unwrap_or_else(|_| {
+            Err(EngineError::Internal(
+                "a transformation thread panicked".into(),
+            ))
+        }))
+    }
+}
+
+impl<S> Drop for Steps<S> {
+    fn drop(&mut self) {
+        drop(self.close());
+    }
 }
 
 /// Execute `plan` over `input` with `key`. On error nothing is left at the output path

@@ -184,8 +184,8 @@ impl Drop for MasterKey {
 pub struct DomainKey([u8; 32]);
 
 impl DomainKey {
-    /// A pseudonymiser for one kind (`bsn`, `name`, `link`): the HMAC state is keyed and fed
-    /// `kind || US` once here, and cloned per value.
+    /// A pseudonymiser for one kind (`bsn`, `name`, `link`): the key's HMAC blocks are
+    /// compressed once here, and `kind || US` starts every message.
     pub fn pseudonymiser(&self, kind: &str) -> Pseudonymiser {
         Pseudonymiser::new(&self.0, kind)
     }
