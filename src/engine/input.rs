@@ -268,27 +268,17 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
         .iter()
         .zip(&maps)
         .map(|(file, map)| {
-            let sources = ScanSources::Buffers([map.buffer()].into());
-            // Column values from directory names (`year=2024/`): never; an export's
-            // columns are the file's.
-            let hive_options = HiveOptions::new_disabled();
             let scanned = match format {
-                Format::Parquet => LazyFrame::scan_parquet_sources(
-                    sources,
-                    ScanArgsParquet {
-                        hive_options,
-                        ..Default::default()
-                    },
-                ),
+                Format::Parquet => scan_parquet(map),
                 Format::Ipc => LazyFrame::scan_ipc_sources(
-                    sources,
+                    map.sources(),
                     Default::default(),
                     UnifiedScanArgs {
-                        hive_options,
+                        hive_options: HiveOptions::new_disabled(),
                         ..Default::default()
                     },
                 ),
-                Format::Csv => scan_csv(sources, input.delimiter),
+                Format::Csv => scan_csv(map.sources(), input.delimiter),
             };
             scanned.map_err(|e| EngineError::Input {
                 path: file.clone(),
@@ -377,29 +367,26 @@ fn copy_for_polars(
         head: Some(Vec::new()),
         lines: 1,
     };
-    // Whole chunks (up to the end of the file), so that a short read splits nothing.
-    let mut chunk = Vec::with_capacity(1 << 16);
+    let mut chunk = vec![0u8; 1 << 16];
     let mut decoder = decode.map(|e| e.new_decoder());
     let mut utf8 = Vec::new();
     loop {
-        chunk.clear();
-        let n = (&mut source)
-            .take(1 << 16)
-            .read_to_end(&mut chunk)
+        let n = source
+            .read(&mut chunk)
             .map_err(|e| fail(e.kind().to_string()))?;
         let last = n == 0;
         let Some(decoder) = &mut decoder else {
             if last {
                 break;
             }
-            sink.write(&chunk).map_err(written)?;
+            sink.write(&chunk[..n]).map_err(written)?;
             continue;
         };
         utf8.resize(decoder.max_utf8_buffer_length(n).unwrap_or(1 << 18), 0);
         let mut offset = 0;
         loop {
             let (result, read, out) =
-                decoder.decode_to_utf8_without_replacement(&chunk[offset..], &mut utf8, last);
+                decoder.decode_to_utf8_without_replacement(&chunk[offset..n], &mut utf8, last);
             sink.write(&utf8[..out]).map_err(written)?;
             offset += read;
             match result {
@@ -482,6 +469,19 @@ fn first_invalid_utf8_line(file: &Path) -> Option<u64> {
             return Some(number);
         }
     }
+}
+
+/// A Parquet file read through its map. Never column values from directory names
+/// (`year=2024/`; hive partitioning is also off for IPC): an export's columns are the
+/// file's.
+pub(super) fn scan_parquet(map: &Map) -> PolarsResult<LazyFrame> {
+    LazyFrame::scan_parquet_sources(
+        map.sources(),
+        ScanArgsParquet {
+            hive_options: HiveOptions::new_disabled(),
+            ..Default::default()
+        },
+    )
 }
 
 /// How doel reads CSV: the first row names the columns, and every column is text.

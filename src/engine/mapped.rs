@@ -53,6 +53,11 @@ impl Map {
         polars_buffer::Buffer::from_owner(Owner(Arc::clone(&self.0)))
     }
 
+    /// The file as the one source of a polars scan.
+    pub fn sources(&self) -> polars::prelude::ScanSources {
+        polars::prelude::ScanSources::Buffers([self.buffer()].into())
+    }
+
     /// Drop the map's pages from this process. Best effort: where the system does not
     /// support it, nothing happens.
     pub fn release(&self) {

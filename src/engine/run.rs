@@ -461,14 +461,7 @@ fn protect(
     let internal = |e: PolarsError| EngineError::Internal(super::safe_summary(&e));
     let map = Map::open(first_pass.path())
         .map_err(|e| EngineError::Internal(format!("cannot map the first pass: {}", e.kind())))?;
-    let mut frame = LazyFrame::scan_parquet_sources(
-        ScanSources::Buffers([map.buffer()].into()),
-        ScanArgsParquet {
-            hive_options: HiveOptions::new_disabled(),
-            ..Default::default()
-        },
-    )
-    .map_err(internal)?;
+    let mut frame = super::input::scan_parquet(&map).map_err(internal)?;
     let schema = frame.collect_schema().map_err(internal)?;
     let probe = decision
         .recoder

@@ -292,7 +292,8 @@ impl Pseudonymiser {
         block[56..].copy_from_slice(&((64 + 32) as u64 * 8).to_be_bytes());
         let mut digest = self.outer;
         sha2::block_api::compress256(&mut digest, &[block]);
-        // The first 16 bytes, as hex.
+        // The first 16 bytes, as hex: straight from the state's words (through
+        // `hex::encode_to_slice` the HMAC reached 75 % of the limit against 78–81 %).
         const HEX: &[u8; 16] = b"0123456789abcdef";
         for (chars, word) in out.chunks_exact_mut(8).zip(digest) {
             for (i, byte) in word.to_be_bytes().into_iter().enumerate() {
