@@ -578,8 +578,8 @@ fn today() -> NaiveDate {
 /// two), unless the user set it. polars' default is at least 16 whatever the cores, and
 /// the row groups in flight held decoded data: on 2 cores the peak of a long run rose with
 /// it (research job, 10M rows, 4 alternating runs: 449-469 MiB at 16, 411-439 MiB at 2,
-/// the same wall time and output bytes). From 16 threads on, polars' default (twice the
-/// threads) is left as it is: not measured here.
+/// the same wall time and output bytes). From 16 threads on, polars' default (at least twice
+/// the threads) is left as it is: not measured here.
 fn bound_prefetch(threads: Option<std::num::NonZeroUsize>) {
     const VAR: &str = "POLARS_ROW_GROUP_PREFETCH_SIZE";
     let n = threads
