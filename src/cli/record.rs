@@ -81,12 +81,19 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn write_all(
+/// The extract, hashed, and its encrypted copy when the pipeline asks for one.
+struct OutputRecords {
+    outputs: Vec<OutputRecord>,
+    encrypted: Vec<PathBuf>,
+    /// What the encryption adds to the manifest's security measures.
+    measures: Vec<String>,
+}
+
+fn record_outputs(
     plan: &Plan,
     summary: &RunSummary,
-    context: &Context,
     written: &mut Vec<PathBuf>,
-) -> Result<Recorded, AuditError> {
+) -> Result<OutputRecords, AuditError> {
     let output = &summary.output;
     let (sha256, bytes) = hash("output", output)?;
     let mut extract = OutputRecord {
@@ -140,12 +147,23 @@ fn write_all(
     } else {
         outputs.push(extract);
     }
-    if let Some(key) = context.signing {
-        extra_measures.push(format!(
-            "integrity: manifest signed with Ed25519, public key {}",
-            key.public_hex()
-        ));
-    }
+    Ok(OutputRecords {
+        outputs,
+        encrypted,
+        measures: extra_measures,
+    })
+}
+
+/// What the run read, hashed: its inputs, the exclusion lists, the pipeline and the
+/// catalogue.
+struct ReadRecords {
+    inputs: Vec<FileRecord>,
+    lists: Vec<FileRecord>,
+    pipeline: FileRecord,
+    catalogue: FileRecord,
+}
+
+fn record_reads(plan: &Plan, summary: &RunSummary) -> Result<ReadRecords, AuditError> {
     let inputs = summary
         .input_files
         .iter()
@@ -164,6 +182,44 @@ fn write_all(
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
+    Ok(ReadRecords {
+        inputs,
+        lists,
+        pipeline: file_record("pipeline", &plan.pipeline.path, None, None)?,
+        catalogue: file_record("catalogue", &plan.catalogue.path, None, None)?,
+    })
+}
+
+fn write_all(
+    plan: &Plan,
+    summary: &RunSummary,
+    context: &Context,
+    written: &mut Vec<PathBuf>,
+) -> Result<Recorded, AuditError> {
+    let output = &summary.output;
+    // What was read is hashed on a thread of its own while the extract is: the input and
+    // the extract are of about the same size, and this step otherwise runs on one core.
+    let (written_records, read) = std::thread::scope(|s| {
+        let read = s.spawn(|| record_reads(plan, summary));
+        let written_records = record_outputs(plan, summary, written);
+        let read = read
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (written_records, read)
+    });
+    let OutputRecords {
+        outputs,
+        mut encrypted,
+        measures: mut extra_measures,
+    } = written_records?;
+    let read = read?;
+    if let Some(key) = context.signing {
+        extra_measures.push(format!(
+            "integrity: manifest signed with Ed25519, public key {}",
+            key.public_hex()
+        ));
+    }
+    let delivery_spec = plan.pipeline.delivery.as_ref();
     let finished = crate::audit::now_utc();
     let manifest = Manifest::new(
         plan,
@@ -173,10 +229,10 @@ fn write_all(
             started: &context.started,
             finished: &finished,
             key_fingerprint: &context.key_fingerprint,
-            pipeline: file_record("pipeline", &plan.pipeline.path, None, None)?,
-            catalogue: file_record("catalogue", &plan.catalogue.path, None, None)?,
-            inputs,
-            exclusion_lists: lists,
+            pipeline: read.pipeline,
+            catalogue: read.catalogue,
+            inputs: read.inputs,
+            exclusion_lists: read.lists,
             outputs,
             extra_measures,
         },
