@@ -1872,6 +1872,75 @@ fn table_sums_dominated_by_one_or_two_persons_are_suppressed() {
     );
 }
 
+/// Without `person`, each record is a contribution, and records without a value in the
+/// summed column contribute nothing: two cells with the same contributions (100, 50 and
+/// nine times 1: the rest is 9, under 10 % of 100) are both dominated, whether or not the
+/// cell also holds records without hours.
+#[test]
+fn records_without_a_value_do_not_hide_a_dominated_sum() {
+    let dir = TempDir::new().unwrap();
+    let mut bsns = (100_000_000u32..).map(|n| n.to_string()).filter(|b| {
+        let digits: Vec<u32> = b.chars().map(|c| c.to_digit(10).unwrap()).collect();
+        let sum: i64 = (0..8)
+            .map(|i| (9 - i as i64) * digits[i] as i64)
+            .sum::<i64>()
+            - digits[8] as i64;
+        sum % 11 == 0
+    });
+    let mut csv = String::from(
+        "kind_bsn,gemeentecode,uren_per_maand,contract_einde,bezwaar_onderzoek,verwerking_beperkt\n",
+    );
+    for (cell, empty) in [("GM1", 2), ("GM2", 0), ("GM3", 1)] {
+        let hours = ["100", "50"]
+            .into_iter()
+            .chain(["1"; 9])
+            .chain([""; 3].into_iter().take(empty));
+        for h in hours {
+            csv += &format!("{},{cell},{h},,false,false\n", bsns.next().unwrap());
+        }
+    }
+    // A cell that is not dominated (rest 50 of 100): one record without hours must not
+    // make it so.
+    for h in [
+        "100", "20", "5", "5", "5", "5", "5", "5", "5", "5", "5", "5", "",
+    ] {
+        csv += &format!("{},GM4,{h},,false,false\n", bsns.next().unwrap());
+    }
+    let input = dir.path().join("export.csv");
+    std::fs::write(&input, csv).unwrap();
+    let text = std::fs::read_to_string(repo(TABLE)).unwrap();
+    let text = format!(
+        "{}[exclusions]\nrestricted = \"verwerking_beperkt\"\nobjected = \"bezwaar_onderzoek\"\n\n\
+         [table]\ndimensions = [\"gemeentecode\"]\nsums = [\"uren_per_maand\"]\n\
+         min_count = 10\nround_to = 1\np_percent = 10\ntotals = false\n\n\
+         [columns]\nkind_bsn = {{ action = \"pseudonymise\", kind = \"bsn\", as = \"kind_id\" }}\n\
+         gemeentecode = \"keep\"\nuren_per_maand = \"keep\"\n",
+        &text[..text.find("[exclusions]").unwrap()]
+    );
+    let pipeline = dir.path().join("p.toml");
+    std::fs::write(&pipeline, text).unwrap();
+    let table_path = dir.path().join("t.csv");
+    succeed(&mut run_paths(&dir, &pipeline, &input, &table_path));
+    let table = read_csv_as_text(&table_path);
+    let cells = strings(&table, "gemeentecode");
+    let status = strings(&table, "status");
+    let status_of = |cell: &str| {
+        let row = cells
+            .iter()
+            .position(|c| c.as_deref() == Some(cell))
+            .unwrap();
+        status[row].clone().unwrap()
+    };
+    for cell in ["GM1", "GM2", "GM3"] {
+        assert_eq!(
+            status_of(cell),
+            "suppressed: a sum dominated by one or two persons",
+            "{cell}"
+        );
+    }
+    assert_eq!(status_of("GM4"), "published");
+}
+
 /// Ctrl-C in the middle of a run: it stops between batches with exit code 130 and a
 /// message, and leaves neither the output nor its temporary file.
 #[test]

@@ -140,7 +140,10 @@ fn dominance(
         let aggregates = [
             col("__v").sum().alias("__sum"),
             col("__v").max().alias("__x1"),
+            // Records without a value contribute nothing: a null sorted first would stand
+            // for the second-largest contribution.
             col("__v")
+                .drop_nulls()
                 .sort(descending)
                 .slice(lit(1), lit(1))
                 .first()
