@@ -257,6 +257,9 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
                     ),
                 ));
             }
+            if lone_carriage_return(file).map_err(|e| fail(file, &e.kind().to_string()))? {
+                return Err(fail(file, LONE_CR));
+            }
             match start {
                 _ if decode.is_some() => map(&copy_for_polars(file, decode)?),
                 Start::LikeZlib => map(&copy_for_polars(file, None)?),
@@ -333,6 +336,31 @@ fn start_of(file: &Path) -> std::io::Result<Start> {
     let mut first = Vec::with_capacity(4);
     std::fs::File::open(file)?.take(4).read_to_end(&mut first)?;
     Ok(start_of_bytes(&first))
+}
+
+/// Why a CSV file with carriage returns alone as line ends is refused.
+const LONE_CR: &str = "ends its lines with a carriage return alone (as Excel's \"CSV (Macintosh)\" \
+                       does), which the reader takes for one long header: save it as \"CSV UTF-8\" \
+                       or with LF or CRLF line ends";
+
+/// Whether the first line of a CSV file's first 64 KiB holds a carriage return that no
+/// line feed follows: a file with carriage returns alone as line ends. polars reads such
+/// a file as one header row, its values as column names (which plans, manifests and
+/// reports name), and no rows: an exclusion list would match nothing.
+fn lone_carriage_return(file: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(1 << 16);
+    std::fs::File::open(file)?
+        .take(1 << 16)
+        .read_to_end(&mut head)?;
+    Ok(lone_carriage_return_in(&head))
+}
+
+fn lone_carriage_return_in(head: &[u8]) -> bool {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    // The CR of a CRLF, or one at the end of a head cut off before its LF, is no lone one.
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.contains(&b'\r')
 }
 
 /// A copy of `file` for polars to read, in a temporary file without a name (so nothing is
@@ -501,6 +529,12 @@ impl Input {
         bytes: Vec<u8>,
         delimiter: u8,
     ) -> Result<Self, EngineError> {
+        if lone_carriage_return_in(&bytes[..bytes.len().min(1 << 16)]) {
+            return Err(EngineError::Input {
+                path: name,
+                problem: LONE_CR.to_owned(),
+            });
+        }
         let bytes = match start_of_bytes(&bytes) {
             Start::Compressed(what) => {
                 return Err(EngineError::Input {
@@ -603,6 +637,16 @@ mod tests {
             problem.starts_with("line 2 holds bytes that are no text in Shift_JIS"),
             "{problem}"
         );
+    }
+
+    #[test]
+    fn carriage_returns_alone_as_line_ends_are_found_in_the_first_line() {
+        assert!(lone_carriage_return_in(b"bsn\r111222333\r100000009\r"));
+        assert!(lone_carriage_return_in(b"a,b\r1,2\r3,4\n"));
+        assert!(!lone_carriage_return_in(b"a,b\r\n1,2\r\n"));
+        assert!(!lone_carriage_return_in(b"a,b\n1,\"x\ry\"\n"));
+        assert!(!lone_carriage_return_in(b"a,b\r"));
+        assert!(!lone_carriage_return_in(b""));
     }
 
     #[test]
