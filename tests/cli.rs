@@ -1941,6 +1941,64 @@ fn records_without_a_value_do_not_hide_a_dominated_sum() {
     assert_eq!(status_of("GM4"), "published");
 }
 
+/// A register that cannot take the run's entry fails the run before anything is written:
+/// the previous run's extract, manifest and report at the same path stay as they were.
+/// The output may not replace the catalogue or an exclusion list either.
+#[test]
+fn a_register_that_cannot_take_the_entry_leaves_the_previous_extract() {
+    let dir = TempDir::new().unwrap();
+    research(&dir);
+    let files = [
+        "x.parquet",
+        "x.parquet.manifest.json",
+        "x.parquet.report.html",
+    ];
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(dir.path().join(f)).unwrap())
+        .collect();
+    let unchanged = || {
+        for (f, bytes) in files.iter().zip(&before) {
+            assert_eq!(&std::fs::read(dir.path().join(f)).unwrap(), bytes, "{f}");
+        }
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.starts_with(".doel-")), "{names:?}");
+    };
+    // A register under a file.
+    let mut cmd = run(&dir, RESEARCH, "sample-data/export.parquet", "x.parquet");
+    cmd.env("DOEL_REGISTER", dir.path().join("x.parquet/register.jsonl"));
+    cmd.assert().code(3).stderr(contains("not a directory"));
+    unchanged();
+    // A register whose last entry was cut off.
+    let register = dir.path().join(common::REGISTER);
+    let mut text = std::fs::read(&register).unwrap();
+    text.extend_from_slice(b"{\"seq\":2,\"prev\":");
+    std::fs::write(&register, &text).unwrap();
+    run(&dir, RESEARCH, "sample-data/export.parquet", "x.parquet")
+        .assert()
+        .code(5)
+        .stderr(contains("its last entry is incomplete"));
+    unchanged();
+    assert_eq!(std::fs::read(&register).unwrap(), text);
+    for (protected, what) in [
+        ("pipelines/catalogue.toml", "is the catalogue"),
+        ("sample-data/bezwaren.csv", "is the exclusion list"),
+    ] {
+        run_paths(
+            &dir,
+            &repo(RESEARCH),
+            &repo("sample-data/export.parquet"),
+            &repo(protected),
+        )
+        .assert()
+        .code(1)
+        .stderr(contains(what));
+    }
+}
+
 /// Ctrl-C in the middle of a run: it stops between batches with exit code 130 and a
 /// message, and leaves neither the output nor its temporary file.
 #[test]

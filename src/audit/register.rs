@@ -44,29 +44,8 @@ pub fn append(path: &Path, body: Map<String, Value>) -> Result<Appended, AuditEr
         .open(path)
         .map_err(|e| fail(&e))?;
     file.lock().map_err(|e| fail(&e))?;
-    let last = last_line(&mut file).map_err(|e| fail(&e))?;
-    let (seq, prev) = match last {
-        None => (1, GENESIS.to_owned()),
-        Some(Tail::Torn) => {
-            return Err(AuditError::Malformed {
-                what: WHAT,
-                path: path.to_owned(),
-                problem: "its last entry is incomplete (a write was cut off); nothing was appended"
-                    .into(),
-            });
-        }
-        Some(Tail::Line(line)) => {
-            let seq = serde_json::from_slice::<Value>(&line)
-                .ok()
-                .and_then(|v| v.get("seq").and_then(Value::as_u64))
-                .ok_or_else(|| AuditError::Malformed {
-                    what: WHAT,
-                    path: path.to_owned(),
-                    problem: "its last entry is not a register entry; nothing was appended".into(),
-                })?;
-            (seq + 1, line_hash(&line))
-        }
-    };
+    let (seq, prev) = next_link(path, &mut file)?;
+    let len = file.metadata().map_err(|e| fail(&e))?.len();
     let mut entry = Map::new();
     entry.insert("seq".into(), seq.into());
     entry.insert("prev".into(), prev.into());
@@ -74,9 +53,74 @@ pub fn append(path: &Path, body: Map<String, Value>) -> Result<Appended, AuditEr
     let mut line = serde_json::to_vec(&Value::Object(entry)).expect("an entry serialises");
     let sha256 = line_hash(&line);
     line.push(b'\n');
-    file.write_all(&line).map_err(|e| fail(&e))?;
-    file.sync_all().map_err(|e| fail(&e))?;
+    if let Err(e) = file.write_all(&line).and_then(|()| file.sync_all()) {
+        // A write cut off (a full disk, a file size limit) would leave a torn last line,
+        // and every later run would refuse the register: cut it back.
+        let _ = file.set_len(len).and_then(|()| file.sync_all());
+        return Err(fail(&e));
+    }
     Ok(Appended { seq, sha256 })
+}
+
+/// The `seq` and `prev` of the entry that would follow the register's last one.
+fn next_link(path: &Path, file: &mut File) -> Result<(u64, String), AuditError> {
+    let malformed = |problem: &str| AuditError::Malformed {
+        what: WHAT,
+        path: path.to_owned(),
+        problem: format!("{problem}; nothing was appended"),
+    };
+    match last_line(file).map_err(|e| AuditError::file(WHAT, path, &e))? {
+        None => Ok((1, GENESIS.to_owned())),
+        Some(Tail::Torn) => Err(malformed(
+            "its last entry is incomplete (a write was cut off)",
+        )),
+        Some(Tail::Line(line)) => {
+            let seq = serde_json::from_slice::<Value>(&line)
+                .ok()
+                .and_then(|v| v.get("seq").and_then(Value::as_u64))
+                .ok_or_else(|| malformed("its last entry is not a register entry"))?;
+            Ok((seq + 1, line_hash(&line)))
+        }
+    }
+}
+
+/// Whether [`append`] could add an entry to the register at `path`, checked before a run
+/// writes anything: an existing register must be a file opened for appending whose last
+/// entry is whole; a new one needs its nearest existing ancestor to be a directory.
+/// Nothing is created.
+pub fn check_appendable(path: &Path) -> Result<(), AuditError> {
+    let fail = |e: &std::io::Error| AuditError::file(WHAT, path, e);
+    match std::fs::metadata(path) {
+        Ok(_) => {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| fail(&e))?;
+            next_link(path, &mut file).map(drop)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let ancestor = path
+                .ancestors()
+                .skip(1)
+                .map(|a| {
+                    if a.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        a
+                    }
+                })
+                .find(|a| std::fs::symlink_metadata(a).is_ok());
+            match ancestor.map(std::fs::metadata) {
+                Some(Ok(meta)) if !meta.is_dir() => Err(fail(&std::io::Error::from(
+                    std::io::ErrorKind::NotADirectory,
+                ))),
+                Some(Err(e)) => Err(fail(&e)),
+                _ => Ok(()),
+            }
+        }
+        Err(e) => Err(fail(&e)),
+    }
 }
 
 enum Tail {

@@ -234,7 +234,8 @@ enum CliError {
         checked: usize,
         exit_code: u8,
     },
-    /// The output would replace the key or the pipeline file.
+    /// The output would replace the key, the pipeline, the catalogue, an exclusion list
+    /// or the register.
     #[error("output {}: is the {what}; doel never writes over it", path.display())]
     Protected { path: PathBuf, what: &'static str },
     #[error(transparent)]
@@ -481,12 +482,17 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                 .transpose()?;
             let (plan, input) = resolve(&pipeline, &common, output)?;
             let target = &plan.pipeline.output.path;
+            let lists = plan.exclusion_lists.iter().map(|l| l.path.as_path());
             for (protected, what) in [
                 (key_path.as_deref(), "key file"),
                 (signing_key.as_deref(), "signing key file"),
                 (Some(pipeline.as_path()), "pipeline file"),
                 (Some(register.path.as_path()), "register"),
-            ] {
+                (Some(plan.catalogue.path.as_path()), "catalogue"),
+            ]
+            .into_iter()
+            .chain(lists.map(|l| (Some(l), "exclusion list")))
+            {
                 if protected.is_some_and(|p| engine::same_file(p, target)) {
                     return Err(CliError::Protected {
                         path: target.clone(),
@@ -494,6 +500,9 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                     });
                 }
             }
+            // A register that cannot take the entry fails the run before the extract
+            // replaces a previous one, not after.
+            crate::audit::register::check_appendable(&register.path)?;
             log::plan(&plan);
             let bar = (!quiet && log_format == log::LogFormat::Text)
                 .then(progress::Bar::on_terminal)
