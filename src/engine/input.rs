@@ -55,6 +55,17 @@ impl Input {
         let looks_like_data = |name: &str| {
             canonical::date_from_iso(name).is_some() || !detector.detect(name, kinds).is_empty()
         };
+        // A key file is one line of 64 hex digits: given as an export, its key would be
+        // a column name, which plans, manifests and `scan` show.
+        let looks_like_key = |name: &str| {
+            name.trim().len() >= 32 && name.trim().bytes().all(|b| b.is_ascii_hexdigit())
+        };
+        if self.csv && schema.iter_names().any(|n| looks_like_key(n)) {
+            return Err(EngineError::Input {
+                path: self.files[0].clone(),
+                problem: "the first row holds a long string of hex digits, like key material, not column names: is this a key file?".into(),
+            });
+        }
         if self.csv && schema.iter_names().any(|n| looks_like_data(n)) {
             return Err(EngineError::Input {
                 path: self.files[0].clone(),
@@ -64,15 +75,20 @@ impl Input {
         // polars renames a repeated CSV column `x` to `x_duplicated_0`: which of the two
         // holds what the pipeline means cannot be known.
         if self.csv
-            && let Some(name) = schema.iter_names().find_map(|n| {
+            && let Some((first, second)) = schema.iter_names().enumerate().find_map(|(i, n)| {
                 let (base, count) = n.rsplit_once("_duplicated_")?;
-                (count.parse::<u32>().is_ok() && schema.contains(base)).then_some(base)
+                let first = schema
+                    .index_of(base)
+                    .filter(|_| count.parse::<u32>().is_ok())?;
+                Some((first + 1, i + 1))
             })
         {
+            // Positions, not the name: in a file without its header row, the "names" are
+            // the first record's values.
             return Err(EngineError::Input {
                 path: self.files[0].clone(),
                 problem: format!(
-                    "two columns are named `{name}`; an export's column names must differ"
+                    "columns {first} and {second} have the same name; an export's column names must differ"
                 ),
             });
         }
