@@ -283,6 +283,18 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if format != Format::Csv {
+        for (file, map) in files.iter().zip(&maps) {
+            if let Some(column) = decimal_column(map.bytes(), format) {
+                return Err(fail(
+                    file,
+                    &format!(
+                        "column `{column}` holds decimal numbers, which this version of doel does not read: export it as a floating-point number or as text"
+                    ),
+                ));
+            }
+        }
+    }
     let frames = files
         .iter()
         .zip(&maps)
@@ -352,6 +364,41 @@ fn start_of(file: &Path) -> std::io::Result<Start> {
     let mut first = Vec::with_capacity(4);
     std::fs::File::open(file)?.take(4).read_to_end(&mut first)?;
     Ok(start_of_bytes(&first))
+}
+
+/// The first column of a Parquet or IPC file (its bytes) of a decimal type, nested or not.
+/// This build of polars has no decimal type and panics on one (exit 4, naming nothing);
+/// a file whose schema cannot be read is left to polars' own error.
+fn decimal_column(bytes: &[u8], format: Format) -> Option<String> {
+    use polars_arrow::datatypes::ArrowDataType as T;
+    fn decimal(dtype: &T) -> bool {
+        match dtype {
+            T::Decimal(..) | T::Decimal32(..) | T::Decimal64(..) | T::Decimal256(..) => true,
+            T::List(f) | T::LargeList(f) | T::FixedSizeList(f, _) | T::Map(f, _) => {
+                decimal(f.dtype())
+            }
+            T::Struct(fields) => fields.iter().any(|f| decimal(f.dtype())),
+            T::Dictionary(_, values, _) => decimal(values),
+            T::Extension(ext) => decimal(&ext.inner),
+            _ => false,
+        }
+    }
+    let mut reader = std::io::Cursor::new(bytes);
+    let schema = match format {
+        Format::Parquet => polars_parquet::read::read_metadata(&mut reader)
+            .and_then(|m| polars_parquet::read::infer_schema(&m))
+            .ok()?,
+        Format::Ipc => polars_arrow::io::ipc::read::read_file_metadata(&mut reader)
+            .ok()?
+            .schema
+            .as_ref()
+            .clone(),
+        Format::Csv => return None,
+    };
+    schema
+        .iter_values()
+        .find(|f| decimal(f.dtype()))
+        .map(|f| f.name.to_string())
 }
 
 /// Why a CSV file with carriage returns alone as line ends is refused.

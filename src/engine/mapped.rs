@@ -53,6 +53,11 @@ impl Map {
         polars_buffer::Buffer::from_owner(Owner(Arc::clone(&self.0)))
     }
 
+    /// The file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// The file as the one source of a polars scan.
     pub fn sources(&self) -> polars::prelude::ScanSources {
         polars::prelude::ScanSources::Buffers([self.buffer()].into())
