@@ -97,14 +97,20 @@ fn read_private(path: &Path, strict: bool) -> Result<Zeroizing<Vec<u8>>, KeyFile
     Ok(contents)
 }
 
-/// The file's bytes, wiped when dropped.
+/// The file's bytes, wiped when dropped: at most 4 KiB and one byte, which is already too
+/// long for a key (so `--key-file /dev/zero` is refused, not read until memory runs out).
+/// The buffer is allocated once, so no copy of the key is left in a freed one.
 fn zeroizing_read(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
-    std::fs::read(path)
-        .map(Zeroizing::new)
+    use std::io::Read;
+    const LIMIT: usize = 4096 + 1;
+    let mut bytes = Zeroizing::new(Vec::with_capacity(LIMIT));
+    std::fs::File::open(path)
+        .and_then(|f| f.take(LIMIT as u64).read_to_end(&mut bytes))
         .map_err(|source| KeyFileError::Read {
             path: path.to_owned(),
             source,
-        })
+        })?;
+    Ok(bytes)
 }
 
 /// Whether users other than the owner may read or write the file.

@@ -311,6 +311,13 @@ pub fn main() -> ExitCode {
         std::env::remove_var("POLARS_PANIC_ON_ERR");
         std::env::remove_var("POLARS_BACKTRACE_IN_ERR");
     }
+    // A file size limit (`ulimit -f`) would kill the process mid-write with SIGXFSZ (exit
+    // 153, leaving a cut-off register line or a temporary file). Ignored, the write
+    // fails with "file too large", and the run cleans up and exits 3.
+    // SAFETY: setting a signal's disposition to SIG_IGN, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
