@@ -1999,6 +1999,36 @@ fn a_register_that_cannot_take_the_entry_leaves_the_previous_extract() {
     }
 }
 
+/// A run that fails after its extract and manifest replaced the previous ones (here the
+/// report cannot be written: its path is a directory) puts the previous extract and
+/// manifest back, and leaves no backup or temporary file.
+#[test]
+fn a_run_failing_after_the_rename_puts_the_previous_files_back() {
+    let dir = TempDir::new().unwrap();
+    research(&dir);
+    let files = ["x.parquet", "x.parquet.manifest.json"];
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(dir.path().join(f)).unwrap())
+        .collect();
+    let report = dir.path().join("x.parquet.report.html");
+    std::fs::remove_file(&report).unwrap();
+    std::fs::create_dir_all(report.join("d")).unwrap();
+    // The manifest of this run differs from the previous one (run id, times).
+    run(&dir, RESEARCH, "sample-data/export.parquet", "x.parquet")
+        .assert()
+        .code(3)
+        .stderr(contains("is a directory"));
+    for (f, bytes) in files.iter().zip(&before) {
+        assert_eq!(&std::fs::read(dir.path().join(f)).unwrap(), bytes, "{f}");
+    }
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with(".doel-")), "{names:?}");
+}
+
 /// Ctrl-C in the middle of a run: it stops between batches with exit code 130 and a
 /// message, and leaves neither the output nor its temporary file.
 #[test]

@@ -25,6 +25,57 @@ pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
     Ok((hex::encode(hasher.finalize()), bytes))
 }
 
+/// Hard links to the files a run is about to replace, taken before it starts: when the
+/// run fails after some of them were replaced (the extract is renamed into place before
+/// the manifest and report are written), [`Backups::restore`] puts the previous ones
+/// back, so a failed run leaves the previous delivery as it was. A link is
+/// `.doel-PID-N.bak` beside its file; where a link cannot be made (a file system
+/// without hard links), that file has no backup.
+pub struct Backups(Vec<(PathBuf, PathBuf)>);
+
+impl Backups {
+    /// Backups of those of `paths` that are regular files now.
+    pub fn of(paths: &[PathBuf]) -> Self {
+        let mut links = Vec::new();
+        for path in paths {
+            if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+                continue;
+            }
+            let dir = dir_of(path);
+            for n in 0..100 {
+                let link = dir.join(format!(".doel-{}-{n}.bak", std::process::id()));
+                match std::fs::hard_link(path, &link) {
+                    Ok(()) => {
+                        links.push((path.clone(), link));
+                        break;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(_) => break,
+                }
+            }
+        }
+        Self(links)
+    }
+
+    /// Put every backed-up file back at its path (the run failed; what it wrote there
+    /// is already removed).
+    pub fn restore(self) {
+        for (path, link) in &self.0 {
+            // Where the path still is the same file, rename does nothing and leaves the
+            // link: it is removed below either way.
+            let _ = std::fs::rename(link, path);
+            let _ = std::fs::remove_file(link);
+        }
+    }
+
+    /// Drop the backups (the run succeeded).
+    pub fn discard(self) {
+        for (_, link) in &self.0 {
+            let _ = std::fs::remove_file(link);
+        }
+    }
+}
+
 /// The directory a file is in (`.` for a bare name).
 pub(super) fn dir_of(path: &Path) -> PathBuf {
     match path.parent() {

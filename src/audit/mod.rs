@@ -13,7 +13,7 @@ pub mod signing;
 
 use std::path::PathBuf;
 
-pub use files::{sha256_file, write_atomic};
+pub use files::{Backups, sha256_file, write_atomic};
 
 /// Why an accountability step failed.
 #[derive(Debug, thiserror::Error)]

@@ -514,9 +514,18 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             let bar = (!quiet && log_format == log::LogFormat::Text)
                 .then(progress::Bar::on_terminal)
                 .flatten();
+            // The previous run's files at this path, put back if this run fails after
+            // replacing some of them.
+            let backups = crate::audit::Backups::of(&record::targets(target));
             let summary = engine::run(&plan, input, &key, bar.as_ref().map(progress::Bar::report));
             drop(bar);
-            let summary = summary?;
+            let summary = match summary {
+                Ok(summary) => summary,
+                Err(e) => {
+                    backups.restore();
+                    return Err(e.into());
+                }
+            };
             let recorded = record::record(
                 &plan,
                 &summary,
@@ -527,6 +536,7 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                     signing: signing.as_ref(),
                     register: register.path.clone(),
                 },
+                backups,
             )?;
             log::finished(&plan, &summary, &key.fingerprint(), &recorded);
             if !quiet && !log::enabled() {

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::audit::manifest::{self, FileRecord, Manifest, OutputRecord, RunFacts};
 use crate::audit::register::{self, Appended};
 use crate::audit::signing::{self, SigningSecret};
-use crate::audit::{AuditError, delivery, html, sha256_file, write_atomic};
+use crate::audit::{AuditError, Backups, delivery, html, sha256_file, write_atomic};
 use crate::engine::RunSummary;
 use crate::plan::Plan;
 
@@ -38,15 +38,38 @@ pub struct Context<'a> {
     pub register: PathBuf,
 }
 
+/// Every file a run can write at `output`'s path: the extract, its manifest, signature
+/// and report, and their encrypted copies. [`Backups`] of these are taken before a run.
+pub fn targets(output: &Path) -> Vec<PathBuf> {
+    let manifest = manifest::path_for(output);
+    let report = manifest::with_suffix(output, ".report.html");
+    let mut paths = vec![
+        output.to_owned(),
+        manifest.clone(),
+        signing::signature_path(&manifest),
+        report.clone(),
+    ];
+    paths.extend([output, &manifest, &report].map(delivery::path_for));
+    paths
+}
+
 /// Record a completed run. On failure, the extract and everything written here are
-/// removed.
-pub fn record(plan: &Plan, summary: &RunSummary, context: Context) -> Result<Recorded, AuditError> {
+/// removed, and `backups` of the previous run's files put back.
+pub fn record(
+    plan: &Plan,
+    summary: &RunSummary,
+    context: Context,
+    backups: Backups,
+) -> Result<Recorded, AuditError> {
     let mut written: Vec<PathBuf> = vec![summary.output.clone()];
     let result = write_all(plan, summary, &context, &mut written);
     if result.is_err() {
         for path in &written {
             let _ = std::fs::remove_file(path);
         }
+        backups.restore();
+    } else {
+        backups.discard();
     }
     result
 }
