@@ -1958,14 +1958,7 @@ fn a_register_that_cannot_take_the_entry_leaves_the_previous_extract() {
         .map(|f| std::fs::read(dir.path().join(f)).unwrap())
         .collect();
     let unchanged = || {
-        for (f, bytes) in files.iter().zip(&before) {
-            assert_eq!(&std::fs::read(dir.path().join(f)).unwrap(), bytes, "{f}");
-        }
-        let names: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert!(!names.iter().any(|n| n.starts_with(".doel-")), "{names:?}");
+        assert_unchanged(&dir, &files, &before);
     };
     // A register under a file.
     let mut cmd = run(&dir, RESEARCH, "sample-data/export.parquet", "x.parquet");
@@ -2019,7 +2012,12 @@ fn a_run_failing_after_the_rename_puts_the_previous_files_back() {
         .assert()
         .code(3)
         .stderr(contains("is a directory"));
-    for (f, bytes) in files.iter().zip(&before) {
+    assert_unchanged(&dir, &files, &before);
+}
+
+/// `files` in `dir` hold `before`, and no temporary file or backup of doel's is left.
+fn assert_unchanged(dir: &TempDir, files: &[&str], before: &[Vec<u8>]) {
+    for (f, bytes) in files.iter().zip(before) {
         assert_eq!(&std::fs::read(dir.path().join(f)).unwrap(), bytes, "{f}");
     }
     let names: Vec<String> = std::fs::read_dir(dir.path())
