@@ -53,7 +53,9 @@ impl Input {
             Kind::Postcode,
         ]);
         let looks_like_data = |name: &str| {
-            canonical::date_from_iso(name).is_some() || !detector.detect(name, kinds).is_empty()
+            canonical::date_from_iso(name).is_some()
+                || canonical::date_from_dutch(name).is_some()
+                || !detector.detect(name, kinds).is_empty()
         };
         // A key file is one line of 64 hex digits: given as an export, its key would be
         // a column name, which plans, manifests and `scan` show.
