@@ -28,7 +28,8 @@ pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
 /// Hard links to the files a run is about to replace, taken before it starts: when the
 /// run fails after some of them were replaced (the extract is renamed into place before
 /// the manifest and report are written), [`Backups::restore`] puts the previous ones
-/// back, so a failed run leaves the previous delivery as it was. A link is
+/// back, so a failed run leaves the previous delivery as it was; dropped, they are
+/// removed. A link is
 /// `.doel-PID-N.bak` beside its file; where a link cannot be made (a file system
 /// without hard links), that file has no backup.
 pub struct Backups(Vec<(PathBuf, PathBuf)>);
@@ -57,19 +58,23 @@ impl Backups {
         Self(links)
     }
 
-    /// Put every backed-up file back at its path (the run failed; what it wrote there
-    /// is already removed).
+    /// Put each backed-up file back where its path is now empty: the run failed and
+    /// removed what it wrote there. A path that holds a file (one this run did not
+    /// touch, or one another run wrote meanwhile) is left as it is.
     pub fn restore(self) {
         for (path, link) in &self.0 {
-            // Where the path still is the same file, rename does nothing and leaves the
-            // link: it is removed below either way.
-            let _ = std::fs::rename(link, path);
-            let _ = std::fs::remove_file(link);
+            if std::fs::symlink_metadata(path).is_err() {
+                let _ = std::fs::rename(link, path);
+            }
         }
     }
+}
 
-    /// Drop the backups (the run succeeded).
-    pub fn discard(self) {
+/// The links go when the backups do: after a success, a restore, or a failure that
+/// replaced nothing (the engine renames the extract as its last step), and when a panic
+/// unwinds past them.
+impl Drop for Backups {
+    fn drop(&mut self) {
         for (_, link) in &self.0 {
             let _ = std::fs::remove_file(link);
         }

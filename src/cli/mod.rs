@@ -514,18 +514,13 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             let bar = (!quiet && log_format == log::LogFormat::Text)
                 .then(progress::Bar::on_terminal)
                 .flatten();
-            // The previous run's files at this path, put back if this run fails after
-            // replacing some of them.
+            // The previous run's files at this path, put back if recording this run
+            // fails after its extract replaced the previous one; dropped (removed) on
+            // an engine error, which replaces nothing.
             let backups = crate::audit::Backups::of(&record::targets(target));
             let summary = engine::run(&plan, input, &key, bar.as_ref().map(progress::Bar::report));
             drop(bar);
-            let summary = match summary {
-                Ok(summary) => summary,
-                Err(e) => {
-                    backups.restore();
-                    return Err(e.into());
-                }
-            };
+            let summary = summary?;
             let recorded = record::record(
                 &plan,
                 &summary,

@@ -68,8 +68,6 @@ pub fn record(
             let _ = std::fs::remove_file(path);
         }
         backups.restore();
-    } else {
-        backups.discard();
     }
     result
 }

@@ -258,7 +258,8 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
                 return map(&open()?);
             }
             let decode = (!utf8).then_some(input.encoding);
-            let start = start_of(file).map_err(|e| fail(file, &e.kind().to_string()))?;
+            let head = head_of(file).map_err(|e| fail(file, &e.kind().to_string()))?;
+            let start = start_of_bytes(&head);
             // gzip's magic number starts with a control character: no text in any encoding
             // a pipeline can declare (all read ASCII's bytes as ASCII). zstd's is no UTF-8,
             // but is text in windows-1252 (`(µ/ý`).
@@ -275,7 +276,7 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
                     ),
                 ));
             }
-            if lone_carriage_return(file).map_err(|e| fail(file, &e.kind().to_string()))? {
+            if lone_carriage_return_in(&head) {
                 return Err(fail(file, LONE_CR));
             }
             match start {
@@ -361,11 +362,14 @@ fn start_of_bytes(bytes: &[u8]) -> Start {
     }
 }
 
-fn start_of(file: &Path) -> std::io::Result<Start> {
+/// A file's first 64 KiB: enough for [`start_of_bytes`] and [`lone_carriage_return_in`].
+fn head_of(file: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut first = Vec::with_capacity(4);
-    std::fs::File::open(file)?.take(4).read_to_end(&mut first)?;
-    Ok(start_of_bytes(&first))
+    let mut head = Vec::with_capacity(1 << 16);
+    std::fs::File::open(file)?
+        .take(1 << 16)
+        .read_to_end(&mut head)?;
+    Ok(head)
 }
 
 /// The first column of a Parquet or IPC file (its bytes) of a decimal type, nested or not.
@@ -408,19 +412,10 @@ const LONE_CR: &str = "ends its lines with a carriage return alone (as Excel's \
                        does), which the reader takes for one long header: save it as \"CSV UTF-8\" \
                        or with LF or CRLF line ends";
 
-/// Whether the first line of a CSV file's first 64 KiB holds a carriage return that no
-/// line feed follows: a file with carriage returns alone as line ends. polars reads such
-/// a file as one header row, its values as column names (which plans, manifests and
+/// Whether the first line of a CSV file's head holds a carriage return that no line
+/// feed follows: a file with carriage returns alone as line ends. polars reads such a
+/// file as one header row, its values as column names (which plans, manifests and
 /// reports name), and no rows: an exclusion list would match nothing.
-fn lone_carriage_return(file: &Path) -> std::io::Result<bool> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(1 << 16);
-    std::fs::File::open(file)?
-        .take(1 << 16)
-        .read_to_end(&mut head)?;
-    Ok(lone_carriage_return_in(&head))
-}
-
 fn lone_carriage_return_in(head: &[u8]) -> bool {
     let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
     // The CR of a CRLF, or one at the end of a head cut off before its LF, is no lone one.
@@ -594,12 +589,6 @@ impl Input {
         bytes: Vec<u8>,
         delimiter: u8,
     ) -> Result<Self, EngineError> {
-        if lone_carriage_return_in(&bytes[..bytes.len().min(1 << 16)]) {
-            return Err(EngineError::Input {
-                path: name,
-                problem: LONE_CR.to_owned(),
-            });
-        }
         let bytes = match start_of_bytes(&bytes) {
             Start::Compressed(what) => {
                 return Err(EngineError::Input {
@@ -610,6 +599,12 @@ impl Input {
             Start::LikeZlib => [b"\xef\xbb\xbf".as_slice(), &bytes].concat(),
             Start::Text => bytes,
         };
+        if lone_carriage_return_in(&bytes[..bytes.len().min(1 << 16)]) {
+            return Err(EngineError::Input {
+                path: name,
+                problem: LONE_CR.to_owned(),
+            });
+        }
         let frame = scan_csv(
             ScanSources::Buffers([polars_buffer::Buffer::from(bytes)].into()),
             delimiter,
