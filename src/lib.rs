@@ -8,7 +8,8 @@
 //! plan with polars) → `audit` (manifest, register, signatures, delivery) → `cli`.
 //!
 //! Without the default `engine` feature only the first four are built: the part the
-//! Python extension runs inside Spark (see `python/`).
+//! Python extension runs inside Spark (see `python/`). `text` makes strings from files
+//! safe to show in a terminal, for every layer.
 
 pub mod apply;
 #[cfg(feature = "engine")]
@@ -20,3 +21,4 @@ pub mod engine;
 pub mod kernels;
 pub mod plan;
 pub mod spec;
+pub mod text;

@@ -1090,7 +1090,7 @@ fn restricted_and_objecting_subjects_are_absent() {
     assert!(stdout.contains(&line), "{stdout}");
     assert!(
         stdout.contains(
-            "list       sample-data/bezwaren.csv (objection): 12 BSNs; line 8 holds no valid BSN"
+            "list       sample-data/bezwaren.csv (objection, column bsn): 12 valid BSNs, 1 invalid, 19 records matched\n           line 8 holds no valid BSN"
         ),
         "{stdout}"
     );
@@ -2031,49 +2031,118 @@ fn assert_unchanged(dir: &TempDir, files: &[&str], before: &[Vec<u8>]) {
 /// message, and leaves neither the output nor its temporary file.
 #[test]
 fn an_interrupted_run_stops_cleanly_and_leaves_nothing() {
-    let dir = TempDir::new().unwrap();
+    // SIGHUP is a dropped SSH session; SIGPIPE a reader gone.
+    for signal in ["INT", "TERM", "HUP", "USR1", "USR2", "ALRM", "PIPE"] {
+        let dir = TempDir::new().unwrap();
+        let (big, out_dir) = big_export(&dir);
+        let child = spawn_research(&big, &out_dir);
+        wait_for_output(&out_dir);
+        let killed = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(130), "SIG{signal}: {stderr}");
+        assert!(
+            stderr.contains(
+                "error: interrupted: the run stopped before completing; nothing was written"
+            ),
+            "SIG{signal}: {stderr}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
+        assert!(left.is_empty(), "SIG{signal}: {left:?}");
+    }
+}
+
+/// The sample export 100 times over as CSV in `dir`, and an empty output directory.
+fn big_export(dir: &TempDir) -> (PathBuf, PathBuf) {
     let sample = std::fs::read_to_string(repo("sample-data/export.csv")).unwrap();
     let (header, body) = sample.split_once('\n').unwrap();
     let big = dir.path().join("big.csv");
     std::fs::write(&big, format!("{header}\n{}", body.repeat(100))).unwrap();
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_doel"))
+    (big, out_dir)
+}
+
+/// The research run on `input`, into `out_dir`, its register there too.
+fn spawn_research(input: &Path, out_dir: &Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_doel"))
         .current_dir(repo("."))
         .env_remove("DOEL_KEY_FILE")
         .args(RESEARCH_RUN)
         .arg("--input")
-        .arg(&big)
+        .arg(input)
         .arg("--output")
         .arg(out_dir.join("x.parquet"))
+        .arg("--register")
+        .arg(out_dir.join("register.jsonl"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
-    // Wait until the output's temporary file exists: the run is under way.
+        .unwrap()
+}
+
+/// Wait until the output's temporary file exists: the run is under way.
+fn wait_for_output(out_dir: &Path) {
     let started = std::time::Instant::now();
-    while std::fs::read_dir(&out_dir).unwrap().next().is_none() {
+    while std::fs::read_dir(out_dir).unwrap().next().is_none() {
         assert!(
             started.elapsed().as_secs() < 60,
             "the run never started writing"
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(
-        stderr
-            .contains("error: interrupted: the run stopped before completing; nothing was written"),
-        "{stderr}"
-    );
-    let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
-    assert!(left.is_empty(), "{left:?}");
+}
+
+/// An input cut short or written to while the run reads it: the run fails with exit 3
+/// and leaves nothing (cut short, the mapped pages past the end raise SIGBUS, which
+/// was exit 135 and the temporary file left; written to, the manifest would have
+/// hashed a file the run did not read).
+#[test]
+fn an_input_changed_during_the_run_fails_it_and_leaves_nothing() {
+    for change in ["truncate", "append", "touch", "replace"] {
+        let dir = TempDir::new().unwrap();
+        let (big, out_dir) = big_export(&dir);
+        let child = spawn_research(&big, &out_dir);
+        wait_for_output(&out_dir);
+        match change {
+            "truncate" => std::fs::File::options()
+                .write(true)
+                .open(&big)
+                .unwrap()
+                .set_len(100_000)
+                .unwrap(),
+            "append" => {
+                use std::io::Write;
+                let mut file = std::fs::File::options().append(true).open(&big).unwrap();
+                file.write_all(b"x").unwrap();
+            }
+            "touch" => std::fs::File::options()
+                .write(true)
+                .open(&big)
+                .unwrap()
+                .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+                .unwrap(),
+            _ => {
+                let copy = dir.path().join("copy.csv");
+                std::fs::copy(&big, &copy).unwrap();
+                std::fs::rename(&copy, &big).unwrap();
+            }
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(3), "{change}: {stderr}");
+        assert!(
+            stderr.contains("changed while doel read it")
+                || stderr.contains("a file was cut short while doel read it"),
+            "{change}: {stderr}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
+        assert!(left.is_empty(), "{change}: {left:?}");
+    }
 }
 
 /// `doel run` of the research pipeline with the demo key, for a command built by hand.
@@ -2150,10 +2219,22 @@ fn json_log_events_for_a_scheduled_job() {
     let ok = events(&out);
     assert_eq!(
         names(&ok),
-        ["start", "plan", "counts", "output", "recorded", "end"]
+        [
+            "start", "plan", "warning", "counts", "output", "recorded", "end"
+        ]
     );
+    // The sample list's mistyped entry is a warning even in the JSON log.
+    assert_eq!(
+        ok[2]["message"],
+        "exclusion list sample-data/bezwaren.csv: line 8 holds no valid BSN and matches nothing: correct it (1 of 13 entries)"
+    );
+    let ok: Vec<serde_json::Value> = [&ok[..2], &ok[3..]].concat();
     assert_eq!(ok[2]["rows_read"], 3000);
     assert_eq!(ok[2]["excluded"]["restriction"], 22);
+    assert_eq!(
+        ok[2]["lists"],
+        serde_json::json!([{"path": "sample-data/bezwaren.csv", "reason": "objection", "column": "bsn", "entries": 13, "valid": 12, "invalid": 1, "matched": 19}])
+    );
     assert_eq!(ok[4]["register_entry"], 1);
     assert_eq!(
         ok[4]["manifest"],
@@ -2291,4 +2372,72 @@ fn progress_is_drawn_on_a_terminal_only() {
     .unwrap();
     assert!(piped.status.success());
     assert!(!String::from_utf8_lossy(&piped.stderr).contains("rows read"));
+}
+
+/// NaN and ±inf in a summed column (CSV text, or a float kept as it is) are in no
+/// published sum and no p%-rule decision: they are counted per column in the manifest.
+/// Before, one NaN made its cells' sums `NaN` and `inf` was published as it was.
+#[test]
+fn nan_and_infinity_are_never_published_in_a_table() {
+    let dir = TempDir::new().unwrap();
+    let sample = std::fs::read_to_string(repo("sample-data/export.csv")).unwrap();
+    let mut lines = sample.lines();
+    let header = lines.next().unwrap();
+    let hours = header
+        .split(',')
+        .position(|c| c == "uren_per_maand")
+        .unwrap();
+    let mut edited = vec![header.to_owned()];
+    for (i, line) in lines.enumerate() {
+        let mut fields: Vec<&str> = line.split(',').collect();
+        if fields.len() > hours && i % 50 == 0 {
+            fields[hours] = ["NaN", "inf", "-inf", "infinity"][i / 50 % 4];
+        }
+        edited.push(fields.join(","));
+    }
+    let input = dir.path().join("export.csv");
+    std::fs::write(&input, edited.join("\n") + "\n").unwrap();
+    let text = std::fs::read_to_string(repo(TABLE))
+        .unwrap()
+        .replace(
+            r#"uren_per_maand = { action = "generalise", to = "top_code", max = 200 }"#,
+            r#"uren_per_maand = "keep""#,
+        )
+        .replace("totals = true", "totals = true\np_percent = 10");
+    let pipeline = dir.path().join("table.toml");
+    std::fs::write(&pipeline, text).unwrap();
+    let output = dir.path().join("t.csv");
+    succeed(&mut run_paths(&dir, &pipeline, &input, &output));
+    let table = std::fs::read_to_string(&output).unwrap();
+    for word in ["NaN", "nan", "inf"] {
+        assert!(!table.contains(word), "{word} published:\n{table}");
+    }
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("t.csv.manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let invalid = &manifest["disclosure"]["invalid_amounts"][0];
+    assert_eq!(invalid["column"], "uren_per_maand", "{manifest}");
+    let count = invalid["count"].as_u64().unwrap();
+    assert!(count > 0 && count <= 60, "{count}");
+}
+
+/// An exclusion list's invalid entries are a warning on stderr even with `--quiet`:
+/// the people they stand for are not excluded.
+#[test]
+fn invalid_list_entries_are_a_warning_even_when_quiet() {
+    let dir = TempDir::new().unwrap();
+    let out = run(&dir, RESEARCH, "sample-data/export.parquet", "x.parquet")
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "warning: exclusion list sample-data/bezwaren.csv: line 8 holds no valid BSN and matches nothing: correct it (1 of 13 entries)"
+        ),
+        "{stderr}"
+    );
 }

@@ -2,7 +2,7 @@
 //! kernels, rows excluded (restriction, objection, retention) before anything else, and
 //! rows dropped where a `drop_row` column had no canonical form.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, UInt32Array, new_null_array};
@@ -132,11 +132,40 @@ struct Term {
     cutoff: NaiveDate,
 }
 
-/// The canonical BSNs of the exclusion lists, by reason.
+/// The canonical BSNs of the exclusion lists: per BSN, which lists name it (bit `i` for
+/// list `i`, at most 64 lists), and per list its reason.
 #[derive(Debug, Default, Clone)]
 pub struct ListSets {
-    pub restricted: HashSet<[u8; 9]>,
-    pub objected: HashSet<[u8; 9]>,
+    pub listed: HashMap<[u8; 9], u64>,
+    pub reasons: Vec<ExclusionReason>,
+}
+
+impl ListSets {
+    /// The most lists a plan can match against.
+    pub const MAX_LISTS: usize = 64;
+
+    /// Add list number `reasons.len()`, of `bsns`; `None` past [`Self::MAX_LISTS`].
+    pub fn push<'a>(
+        &mut self,
+        reason: ExclusionReason,
+        bsns: impl IntoIterator<Item = &'a [u8; 9]>,
+    ) -> Option<()> {
+        let bit = 1u64.checked_shl(u32::try_from(self.reasons.len()).ok()?)?;
+        self.reasons.push(reason);
+        for bsn in bsns {
+            *self.listed.entry(*bsn).or_default() |= bit;
+        }
+        Some(())
+    }
+
+    /// The lists (as a bit mask) of one reason.
+    fn mask(&self, reason: ExclusionReason) -> u64 {
+        self.reasons
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| **r == reason)
+            .fold(0, |mask, (i, _)| mask | 1 << i)
+    }
 }
 
 /// How a record is matched against the plan's exclusion lists (when one applies).
@@ -181,6 +210,9 @@ pub struct BatchStats {
     pub expired: Vec<u64>,
     pub rows_dropped: u64,
     pub excluded: ExclusionCounts,
+    /// Per exclusion list (matched by [`ListMatch::Sets`]), the records whose BSN it
+    /// names, whatever else excluded them.
+    pub listed: Vec<u64>,
 }
 
 /// A batch after exclusions: the rows kept, their positions in the batch when some were
@@ -189,6 +221,7 @@ struct Kept {
     batch: RecordBatch,
     rows: Option<Vec<usize>>,
     counts: ExclusionCounts,
+    listed: Vec<u64>,
 }
 
 impl RowPlan {
@@ -317,9 +350,21 @@ impl RowPlan {
 
     /// Per row of `batch`, why it is excluded (`None`: kept).
     pub fn classify(&self, batch: &RecordBatch) -> Result<Vec<Option<Excluded>>, ApplyError> {
+        self.classify_counting(batch).map(|(classes, _)| classes)
+    }
+
+    /// [`classify`](Self::classify), and per exclusion list the rows whose BSN it names.
+    fn classify_counting(
+        &self,
+        batch: &RecordBatch,
+    ) -> Result<(Vec<Option<Excluded>>, Vec<u64>), ApplyError> {
         let height = batch.num_rows();
+        let mut listed = match &self.lists {
+            Some((_, ListMatch::Sets(sets))) => vec![0; sets.reasons.len()],
+            _ => Vec::new(),
+        };
         if !self.excludes() {
-            return Ok(vec![None; height]);
+            return Ok((vec![None; height], listed));
         }
         // Per row: marked restricted, marked objected, a flag unreadable.
         let mut marks = vec![(false, false, false); height];
@@ -343,10 +388,22 @@ impl RowPlan {
                 let key_values = input(batch, key, Want::Text)?;
                 let bsns = Strings::try_new(key_values.as_ref())
                     .map_err(|e| ApplyError::Internal(format!("exclusion key `{key}`: {e}")))?;
+                let (restricted, objected) = (
+                    sets.mask(ExclusionReason::Restriction),
+                    sets.mask(ExclusionReason::Objection),
+                );
                 for (row, mark) in marks.iter_mut().enumerate() {
-                    if let Some(bsn) = bsns.get(row).and_then(canonical::bsn) {
-                        mark.0 |= sets.restricted.contains(&bsn);
-                        mark.1 |= sets.objected.contains(&bsn);
+                    let Some(&lists) = bsns
+                        .get(row)
+                        .and_then(canonical::bsn)
+                        .and_then(|bsn| sets.listed.get(&bsn))
+                    else {
+                        continue;
+                    };
+                    mark.0 |= lists & restricted != 0;
+                    mark.1 |= lists & objected != 0;
+                    for (i, count) in listed.iter_mut().enumerate() {
+                        *count += lists >> i & 1;
                     }
                 }
             }
@@ -373,7 +430,7 @@ impl RowPlan {
             Some(term) => expired(batch, term)?,
             None => vec![Expiry::Within; height],
         };
-        Ok(marks
+        let classes = marks
             .iter()
             .zip(past_term)
             .map(|(&(restricted, objected, unreadable), past_term)| {
@@ -391,7 +448,8 @@ impl RowPlan {
                     None
                 }
             })
-            .collect())
+            .collect();
+        Ok((classes, listed))
     }
 
     /// Transform one batch whose first row is data row `first_row` (1-based) of the input.
@@ -400,6 +458,7 @@ impl RowPlan {
             batch,
             rows: kept_rows,
             counts: excluded,
+            listed,
         } = self.exclude(batch)?;
         let height = batch.num_rows();
         let mut columns = Vec::with_capacity(self.columns.len());
@@ -523,6 +582,7 @@ impl RowPlan {
                 expired: expired_counts,
                 rows_dropped,
                 excluded,
+                listed,
             },
         })
     }
@@ -532,20 +592,21 @@ impl RowPlan {
     /// taken out, so that messages can name the original row.
     fn exclude(&self, batch: &RecordBatch) -> Result<Kept, ApplyError> {
         let mut counts = ExclusionCounts::default();
-        let whole = |counts| Kept {
+        let whole = |counts, listed| Kept {
             batch: batch.clone(),
             rows: None,
             counts,
+            listed,
         };
         if !self.excludes() {
-            return Ok(whole(counts));
+            return Ok(whole(counts, Vec::new()));
         }
-        let classes = self.classify(batch)?;
+        let (classes, listed) = self.classify_counting(batch)?;
         for excluded in classes.iter().flatten() {
             counts.count(*excluded);
         }
         if counts.total() == 0 {
-            return Ok(whole(counts));
+            return Ok(whole(counts, listed));
         }
         let keep: Vec<bool> = classes.iter().map(Option::is_none).collect();
         let filtered = filter_record_batch(batch, &BooleanArray::from(keep.clone()))
@@ -560,6 +621,7 @@ impl RowPlan {
             batch: filtered,
             rows: Some(rows),
             counts,
+            listed,
         })
     }
 
@@ -619,7 +681,9 @@ impl RowPlan {
         let output: KernelOutput = match &prepared.op {
             Op::Keep(source) => {
                 let array = Arc::clone(column(batch, source)?);
-                return Ok((array, Tally::default(), ScrubCounts::default()));
+                let (array, tally) =
+                    batch::finite(array.as_ref()).unwrap_or((array, Tally::default()));
+                return Ok((array, tally, ScrubCounts::default()));
             }
             Op::Scrub(source, scrubber) => {
                 return batch::scrub(text(source)?.as_ref(), scrubber).map_err(kernel_error);

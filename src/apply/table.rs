@@ -35,6 +35,10 @@ pub struct TableReport {
     pub margins: u64,
     pub primary: u64,
     pub secondary: u64,
+    /// Per summed column, the values that were no finite number (text that is no
+    /// number, NaN, ±inf): left out of every sum and of the p%-rule. Filled by the
+    /// engine that aggregated.
+    pub invalid: Vec<(String, u64)>,
 }
 
 /// The cells of one aggregation: `batch` holds one row per cell, a text column per
@@ -57,10 +61,16 @@ pub fn cells(
             .map_err(|e| ApplyError::Internal(format!("aggregate `{name}`: {e}")))?;
         Ok(array.as_primitive::<UInt64Type>().clone())
     };
+    // A sum that is no finite number (an engine that let NaN or ±inf through) is
+    // never published: taken as no sum.
     let float = |name: &str| -> Result<Float64Array, ApplyError> {
         let array = cast(column(name)?.as_ref(), &DataType::Float64)
             .map_err(|e| ApplyError::Internal(format!("aggregate `{name}`: {e}")))?;
-        Ok(array.as_primitive::<Float64Type>().clone())
+        Ok(array
+            .as_primitive::<Float64Type>()
+            .iter()
+            .map(|v| v.filter(|v| v.is_finite()))
+            .collect())
     };
     let get = |a: &UInt64Array, row: usize| a.is_valid(row).then(|| a.value(row));
     let keys: Vec<ArrayRef> = grouped
@@ -155,6 +165,7 @@ pub fn protect(
             .count() as u64,
         primary,
         secondary,
+        invalid: Vec::new(),
     };
     Ok((published(spec, &cells)?, report))
 }

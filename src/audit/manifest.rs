@@ -430,6 +430,15 @@ pub fn counts(summary: &RunSummary) -> Value {
             "retention_undated": x.retention_undated,
             "unreadable_flag": x.unreadable,
         },
+        "lists": summary.lists.iter().map(|l| json!({
+            "path": l.path.display().to_string(),
+            "reason": l.reason.as_str(),
+            "column": l.column,
+            "entries": l.entries,
+            "valid": l.valid(),
+            "invalid": l.invalid_lines.len(),
+            "matched": l.matched,
+        })).collect::<Vec<_>>(),
         "rows_dropped": summary.rows_dropped,
         "rows_written": summary.rows_written,
         "rejected": summary.rejections.iter().map(|r| json!({
@@ -473,6 +482,7 @@ pub fn disclosure(summary: &RunSummary) -> Option<Value> {
             "margins": t.margins,
             "suppressed_primary": t.primary,
             "suppressed_secondary": t.secondary,
+            "invalid_amounts": t.invalid.iter().map(|(c, n)| json!({"column": c, "count": n})).collect::<Vec<_>>(),
         })
     })
 }

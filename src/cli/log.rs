@@ -121,6 +121,16 @@ pub fn finished(
     );
 }
 
+/// Something a person must see even with `--quiet`: an event in the JSON log, else a
+/// line on stderr.
+pub fn warning(message: &str) {
+    if enabled() {
+        emit("warning", json!({ "message": message }));
+    } else {
+        eprintln!("warning: {message}");
+    }
+}
+
 /// The run failed.
 pub fn error(message: &str, hint: &str, exit_code: u8) {
     emit(

@@ -30,7 +30,8 @@ Exit codes:
   3  input or output error (file missing, unreadable, malformed; output not writable)
   4  internal error (a bug in doel: please report it)
   5  verification failed (a file, signature or register entry does not match its record)
-130  interrupted (Ctrl-C or SIGTERM): the run stopped cleanly, nothing was written";
+130  interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM or SIGPIPE): the run
+     stopped cleanly, nothing was written";
 
 /// Turn a client export into an extract for one declared purpose: only the columns the
 /// pipeline names, BSNs and names replaced by keyed pseudonyms, quasi-identifiers generalised.
@@ -250,6 +251,10 @@ enum CliError {
     /// `reidentify` without a reason.
     #[error("reidentify needs --reason: every re-identification is registered with why")]
     NoReason,
+    /// A command-line text that the register keeps and listings show holds a character
+    /// that must not reach a terminal.
+    #[error("{0} holds a control character, a line break or a character that reorders text")]
+    Unprintable(&'static str),
     /// Some tokens could not be opened.
     #[error("{failed} of {total} tokens cannot be opened with this key in domain {domain}")]
     Tokens {
@@ -270,14 +275,18 @@ impl CliError {
             | Self::Key(_)
             | Self::Protected { .. }
             | Self::Engine(EngineError::Pipeline { .. }) => 1,
-            Self::Engine(EngineError::InvalidValue(_) | EngineError::Disclosure { .. }) => 2,
+            Self::Engine(
+                EngineError::InvalidValue(_)
+                | EngineError::Disclosure { .. }
+                | EngineError::List { .. },
+            ) => 2,
             Self::Engine(EngineError::Input { .. } | EngineError::Output { .. }) => 3,
             Self::Engine(EngineError::Internal(_)) => 4,
             Self::Engine(EngineError::Interrupted) => 130,
             Self::Audit(crate::audit::AuditError::File { .. }) => 3,
             Self::Audit(crate::audit::AuditError::Malformed { .. }) => 5,
             Self::Verification(_) => 5,
-            Self::NoReason | Self::Tokens { .. } => 1,
+            Self::NoReason | Self::Unprintable(_) | Self::Tokens { .. } => 1,
         }
     }
 
@@ -294,6 +303,7 @@ impl CliError {
                 "do not use the files: ask the sender for a fresh copy, and check who could change them"
             }
             Self::NoReason => "add --reason \"…\": the case or signal that requires it",
+            Self::Unprintable(_) => "write it on one line, in plain characters",
             Self::Tokens { .. } => {
                 "check the domain (the pipeline's pseudonym_domain) and the key; a token cut or altered in transit cannot be opened"
             }
@@ -318,6 +328,7 @@ pub fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
+    engine::fault::install();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -326,12 +337,17 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if usage_error { 1 } else { 0 });
         }
     };
-    // Ctrl-C and SIGTERM stop a run between batches, so that its temporary files are
-    // removed; a second one ends the process at once. Registration fails only on an
-    // exotic platform, where the signals keep their default effect.
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    // Ctrl-C, SIGTERM, a dropped terminal (SIGHUP), SIGUSR1/2 and SIGALRM stop a run
+    // between batches, so that its temporary files are removed; a second one ends the
+    // process at once. SIGPIPE (a reader of stdout or stderr gone) stops it too, but
+    // never at once: each later write would raise it again. Registration fails only on
+    // an exotic platform, where the signals keep their default effect.
+    use signal_hook::consts::{SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGTERM, SIGUSR1, SIGUSR2};
+    for signal in [SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE] {
         let flag = engine::interruption();
-        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone());
+        if signal != SIGPIPE {
+            let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone());
+        }
         let _ = signal_hook::flag::register(signal, flag);
     }
     let started = std::time::Instant::now();
@@ -341,11 +357,21 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Err(e)) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::text::shown(&e.to_string()));
             eprintln!("hint: {}", e.hint());
             log::error(&e.to_string(), e.hint(), e.exit_code());
             log::end(started, e.exit_code());
             ExitCode::from(e.exit_code())
+        }
+        // A write to a closed stdout or stderr panics in `println!`: after a signal,
+        // that is the interruption, not a bug.
+        Err(_) if engine::interrupted() => {
+            log::end(started, 130);
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                b"error: interrupted: the run stopped before completing; nothing was written\n",
+            );
+            ExitCode::from(130)
         }
         Err(_) => {
             log::error(
@@ -366,6 +392,7 @@ pub fn main() -> ExitCode {
 /// Print to stdout; a reader that went away (`doel plan … | head`) is not an error.
 fn print_out(text: &str) {
     use std::io::Write;
+    let text = crate::text::shown(text);
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
@@ -402,6 +429,11 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             let reason = reason
                 .filter(|r| !r.trim().is_empty())
                 .ok_or(CliError::NoReason)?;
+            for (value, what) in [(&reason, "--reason"), (&domain, "--domain")] {
+                if crate::text::has_unsafe(value) {
+                    return Err(CliError::Unprintable(what));
+                }
+            }
             let master = keyfile::load(key.key_file.as_deref(), key.strict_key_permissions)?;
             verify::reidentify(&master, &domain, &reason, &register.path, &tokens)
         }
@@ -521,6 +553,9 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             let summary = engine::run(&plan, input, &key, bar.as_ref().map(progress::Bar::report));
             drop(bar);
             let summary = summary?;
+            for list in summary.lists.iter().filter(|l| !l.invalid_lines.is_empty()) {
+                log::warning(&report::invalid_list_lines(list));
+            }
             let recorded = record::record(
                 &plan,
                 &summary,

@@ -203,6 +203,19 @@ fn record_reads(plan: &Plan, summary: &RunSummary) -> Result<ReadRecords, AuditE
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // Hashed after the run: a file changed meanwhile would be recorded as something
+    // the run did not read.
+    if let Some((path, _)) = summary
+        .stamps
+        .iter()
+        .find(|(path, stamp)| !stamp.holds(path))
+    {
+        return Err(AuditError::File {
+            what: "input",
+            path: path.clone(),
+            problem: crate::engine::CHANGED.into(),
+        });
+    }
     Ok(ReadRecords {
         inputs,
         lists,

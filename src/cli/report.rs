@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::engine::RunSummary;
+use crate::engine::{ListReport, RunSummary};
 use crate::kernels::scrub::Identifier;
 use crate::plan::Plan;
 use crate::spec::OnInvalid;
@@ -42,36 +42,18 @@ impl fmt::Display for Report<'_> {
         };
         writeln!(f, "read       {} rows from {files}", summary.rows_read)?;
         for list in &summary.lists {
-            let valid = list.entries - list.invalid_lines.len() as u64;
-            write!(
+            writeln!(
                 f,
-                "list       {} ({}): {valid} BSNs",
-                list.path.display(),
-                list.reason.as_str()
+                "list       {} ({}, column {}): {} valid BSNs, {} invalid, {} records matched",
+                crate::text::escaped(&list.path.display().to_string()),
+                list.reason.as_str(),
+                crate::text::escaped(&list.column),
+                list.valid(),
+                list.invalid_lines.len(),
+                list.matched
             )?;
-            let shown: Vec<String> = list
-                .invalid_lines
-                .iter()
-                .take(20)
-                .map(u64::to_string)
-                .collect();
-            let more = if list.invalid_lines.len() > 20 {
-                ", …"
-            } else {
-                ""
-            };
-            match list.invalid_lines.len() {
-                0 => writeln!(f)?,
-                1 => writeln!(
-                    f,
-                    "; line {} holds no valid BSN and matches nothing: correct it",
-                    shown[0]
-                )?,
-                _ => writeln!(
-                    f,
-                    "; lines {}{more} hold no valid BSN and match nothing: correct them",
-                    shown.join(", ")
-                )?,
+            if !list.invalid_lines.is_empty() {
+                writeln!(f, "           {}", invalid_lines(list))?;
             }
         }
         let x = &summary.excluded;
@@ -270,4 +252,25 @@ impl fmt::Display for Report<'_> {
         }
         Ok(())
     }
+}
+
+/// Which lines of an exclusion list hold no valid BSN, and what follows.
+fn invalid_lines(list: &ListReport) -> String {
+    let lines = crate::engine::lines(&list.invalid_lines);
+    match list.invalid_lines.len() {
+        1 => format!("{lines} holds no valid BSN and matches nothing: correct it"),
+        _ => format!("{lines} hold no valid BSN and match nothing: correct them"),
+    }
+}
+
+/// The warning for an exclusion list with invalid entries: the people they stand for
+/// are not excluded.
+pub fn invalid_list_lines(list: &ListReport) -> String {
+    format!(
+        "exclusion list {}: {} ({} of {} entries)",
+        crate::text::escaped(&list.path.display().to_string()),
+        invalid_lines(list),
+        list.invalid_lines.len(),
+        list.entries
+    )
 }

@@ -12,9 +12,44 @@ use crate::kernels::detect::{Detector, Kind, Kinds};
 use crate::plan::ColumnType;
 use crate::spec::{self, Format};
 
+/// What a file was when a run opened it: a file changed, cut short or replaced
+/// meanwhile differs in one of these (the change time cannot be set back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    device: u64,
+    inode: u64,
+    bytes: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl Stamp {
+    pub fn of(path: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path)?;
+        Ok(Self {
+            device: m.dev(),
+            inode: m.ino(),
+            bytes: m.len(),
+            modified: (m.mtime(), m.mtime_nsec()),
+            changed: (m.ctime(), m.ctime_nsec()),
+        })
+    }
+
+    /// Whether `path` is still the file stamped.
+    pub fn holds(&self, path: &Path) -> bool {
+        Self::of(path).is_ok_and(|now| now == *self)
+    }
+}
+
+/// Why a run fails when a file it read changed during it.
+pub const CHANGED: &str = "changed while doel read it (written to, cut short or replaced): what was read cannot be told from what is there now, so nothing is written; run again once the export is complete";
+
 /// An opened input: its files (in name order) and a lazy scan over all of them.
 pub struct Input {
     pub files: Vec<PathBuf>,
+    /// Each file as it was opened, in `files` order.
+    pub stamps: Vec<Stamp>,
     /// CSV names its columns in its first row, which may be data if the header is missing.
     csv: bool,
     pub frame: LazyFrame,
@@ -39,6 +74,18 @@ impl Input {
             return Err(EngineError::Input {
                 path: self.files[0].clone(),
                 problem: "a column name holds a NUL character; is the file really text?".into(),
+            });
+        }
+        // Plans, scans, manifests and reports show the column names: one with a control
+        // character or a line break (a quoted CSV header can hold one) could rewrite the
+        // screen or forge a row of the plan. Named by position: it may be data.
+        if let Some(position) = schema.iter_names().position(|n| crate::text::has_unsafe(n)) {
+            return Err(EngineError::Input {
+                path: self.files[0].clone(),
+                problem: format!(
+                    "the name of column {} holds a control character, a line break or a character that reorders text; rename it in the export",
+                    position + 1
+                ),
             });
         }
         // A column name that is a BSN, a date, an IBAN, an e-mail address, a phone number
@@ -247,6 +294,10 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
         ));
     }
     let utf8 = input.encoding == encoding_rs::UTF_8;
+    let stamps = files
+        .iter()
+        .map(|file| Stamp::of(file).map_err(|e| fail(file, &e.kind().to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
     let maps = files
         .iter()
         .map(|file| {
@@ -286,7 +337,12 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if format != Format::Csv {
+    if format == Format::Csv {
+        for (file, map) in files.iter().zip(&maps) {
+            super::records::check(map.bytes(), input.delimiter)
+                .map_err(|problem| fail(file, &problem.describe()))?;
+        }
+    } else {
         for (file, map) in files.iter().zip(&maps) {
             if let Some(column) = decimal_column(map.bytes(), format) {
                 return Err(fail(
@@ -329,6 +385,7 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
     };
     Ok(Input {
         files,
+        stamps,
         csv: format == Format::Csv,
         frame,
         parts: frames,
@@ -605,6 +662,12 @@ impl Input {
                 problem: LONE_CR.to_owned(),
             });
         }
+        if let Err(problem) = super::records::check(&bytes, delimiter) {
+            return Err(EngineError::Input {
+                path: name,
+                problem: problem.describe(),
+            });
+        }
         let frame = scan_csv(
             ScanSources::Buffers([polars_buffer::Buffer::from(bytes)].into()),
             delimiter,
@@ -615,6 +678,7 @@ impl Input {
         })?;
         Ok(Self {
             files: vec![name],
+            stamps: Vec::new(),
             csv: true,
             parts: vec![frame.clone()],
             frame,

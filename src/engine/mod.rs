@@ -4,11 +4,13 @@
 //! complete. The engine takes no policy decisions: every choice is in the plan.
 
 mod bridge;
+pub mod fault;
 mod input;
 mod lists;
 mod mapped;
 mod microdata;
 mod output;
+mod records;
 mod run;
 mod scan;
 mod table;
@@ -18,10 +20,12 @@ use std::path::PathBuf;
 
 use polars::prelude::PolarsError;
 
-pub use input::{Input, open};
+pub use input::{CHANGED, Input, Stamp, open};
+pub use lists::lines;
 pub use microdata::Level;
 pub use run::{
-    ListReport, MicrodataReport, Progress, RejectionCount, RunSummary, interruption, run, same_file,
+    ListReport, MicrodataReport, Progress, RejectionCount, RunSummary, interrupted, interruption,
+    run, same_file,
 };
 pub use scan::{ColumnScan, DISTINCT_LIMIT, Distinct, ScanReport, scan};
 pub use table::TableReport;
@@ -56,6 +60,10 @@ pub enum EngineError {
     /// The data does not fit the pipeline in a way only the data shows.
     #[error("pipeline {}: {problem}", pipeline.display())]
     Pipeline { pipeline: PathBuf, problem: String },
+    /// An exclusion list that cannot be relied on: none of its entries, or too many of
+    /// them, are valid BSNs. A policy refusal: the people it lists cannot be excluded.
+    #[error("exclusion list {}: {problem}", path.display())]
+    List { path: PathBuf, problem: String },
     /// The process was asked to stop (SIGINT, SIGTERM) before the run completed.
     #[error("interrupted: the run stopped before completing; nothing was written")]
     Interrupted,
@@ -74,6 +82,9 @@ impl EngineError {
                 "check that the output directory can be written and has free space"
             }
             Self::Pipeline { .. } => "change the pipeline as the message says",
+            Self::List { .. } => {
+                "correct the list (one BSN per line, under a header such as `bsn`), or name its column: [exclusions] list_column"
+            }
             Self::Interrupted => "run it again; a complete run writes the same bytes",
             Self::Disclosure { .. } => {
                 "set on_violation = \"generalise\" (with hierarchies) or \"suppress\", or release coarser quasi-identifiers"

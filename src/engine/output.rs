@@ -39,6 +39,8 @@ pub struct OutputFile {
     /// Declared before `temp`: dropped (stopped) before the file is removed.
     worker: Worker,
     temp: NamedTempFile,
+    /// The temporary file removed if the process ends on SIGBUS.
+    _fault: super::fault::Registered,
 }
 
 /// The writer thread, and the queue of batches to it.
@@ -118,11 +120,50 @@ impl Writer {
                         writer.write(&batch, None).map_err(fail)?;
                     }
                 }
-                Self::Csv(writer) => writer.write_batch(&frame).map_err(fail)?,
+                Self::Csv(writer) => {
+                    neutralise_formulas(&mut frame).map_err(fail)?;
+                    writer.write_batch(&frame).map_err(fail)?
+                }
             }
         }
         Ok(self)
     }
+}
+
+/// Whether a spreadsheet opening a CSV file would take a cell starting like `text` for a
+/// formula (OWASP's list: `=`, `+`, `-`, `@`, tab, carriage return; with their
+/// full-width forms, which some spreadsheets fold).
+pub fn starts_like_formula(text: &str) -> bool {
+    text.starts_with([
+        '=', '+', '-', '@', '\t', '\r', '\u{ff1d}', '\u{ff0b}', '\u{ff0d}', '\u{ff20}',
+    ])
+}
+
+/// Text values of a CSV batch that a spreadsheet would evaluate get a `'` in front
+/// (OWASP's rule for CSV injection): the value is then shown as text. Parquet and IPC
+/// outputs keep values as they are; nothing there is evaluated.
+fn neutralise_formulas(frame: &mut DataFrame) -> PolarsResult<()> {
+    let risky: Vec<PlSmallStr> = frame
+        .columns()
+        .iter()
+        .filter(|c| {
+            c.dtype() == &DataType::String
+                && c.str()
+                    .is_ok_and(|s| s.iter().flatten().any(starts_like_formula))
+        })
+        .map(|c| c.name().clone())
+        .collect();
+    for name in risky {
+        let safe = frame.column(&name)?.str()?.apply_values(|v| {
+            if starts_like_formula(v) {
+                std::borrow::Cow::Owned(format!("'{v}"))
+            } else {
+                std::borrow::Cow::Borrowed(v)
+            }
+        });
+        frame.replace(&name, safe.into_column())?;
+    }
+    Ok(())
 }
 
 enum Writer {
@@ -317,6 +358,7 @@ impl OutputFile {
                 abandoned,
                 thread: Some(worker),
             },
+            _fault: super::fault::remove_on_fault(temp.path()),
             temp,
         })
     }

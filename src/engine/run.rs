@@ -36,14 +36,28 @@ pub struct RejectionCount {
 pub struct ListReport {
     pub path: PathBuf,
     pub reason: crate::plan::ExclusionReason,
+    /// The column its BSNs were read from.
+    pub column: String,
     pub entries: u64,
     pub invalid_lines: Vec<u64>,
+    /// Records of the export whose BSN it names (whatever else excluded them).
+    pub matched: u64,
+}
+
+impl ListReport {
+    /// Entries with a canonical BSN form.
+    pub fn valid(&self) -> u64 {
+        self.entries - self.invalid_lines.len() as u64
+    }
 }
 
 /// What a completed run did.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
     pub input_files: Vec<PathBuf>,
+    /// The files read (inputs, then exclusion lists) as they were opened: the record
+    /// step, which hashes them, checks that they are still those files.
+    pub stamps: Vec<(PathBuf, super::Stamp)>,
     /// Each input file's data rows, in `input_files` order.
     pub input_rows: Vec<u64>,
     pub rows_read: u64,
@@ -97,6 +111,8 @@ struct State {
     scrubbed: Vec<ScrubCounts>,
     expired: Vec<u64>,
     excluded: ExclusionCounts,
+    /// Per exclusion list, the records whose BSN it names.
+    listed: Vec<u64>,
     rows_read: u64,
     rows_written: u64,
     rows_dropped: u64,
@@ -111,6 +127,9 @@ impl State {
         }
         self.rows_dropped += out.stats.rows_dropped;
         self.excluded.add(&out.stats.excluded);
+        for (total, count) in self.listed.iter_mut().zip(&out.stats.listed) {
+            *total += count;
+        }
         self.rows_written += out.frame.height() as u64;
         if let Some(counter) = &mut self.counter {
             counter.add(&out.frame)?;
@@ -164,6 +183,13 @@ static INTERRUPTION: std::sync::OnceLock<Arc<std::sync::atomic::AtomicBool>> =
 /// [`EngineError::Interrupted`], its temporary files removed and nothing written.
 pub fn interruption() -> Arc<std::sync::atomic::AtomicBool> {
     Arc::clone(INTERRUPTION.get_or_init(Default::default))
+}
+
+/// Whether the process has been asked to stop.
+pub fn interrupted() -> bool {
+    INTERRUPTION
+        .get()
+        .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 /// An error once the process has been asked to stop.
@@ -279,10 +305,27 @@ pub fn run(
         frame = frame.with_projection_pushdown(false);
     }
     let schema = frame.collect_schema().map_err(|e| input.error(&e))?;
+    let exclusions = &plan.pipeline.exclusions;
     let lists = plan
         .exclusion_lists
         .iter()
-        .map(super::lists::load)
+        .map(|list| {
+            let loaded = super::lists::load(
+                list,
+                exclusions.list_column.as_deref(),
+                plan.exclusion_key.as_deref(),
+            )?;
+            let share = exclusions
+                .list_invalid_share
+                .unwrap_or(crate::spec::LIST_INVALID_SHARE);
+            match super::lists::refusal(&loaded, share) {
+                Some(problem) => Err(EngineError::List {
+                    path: loaded.path,
+                    problem,
+                }),
+                None => Ok(loaded),
+            }
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let transform = Arc::new(BatchTransform::new(plan, key, &lists)?);
     // The output schema is what the transform makes of an empty batch.
@@ -315,6 +358,7 @@ pub fn run(
         scrubbed: vec![ScrubCounts::default(); plan.outputs.len()],
         expired: vec![0; plan.outputs.len()],
         excluded: ExclusionCounts::default(),
+        listed: vec![0; lists.len()],
         rows_read: 0,
         rows_written: 0,
         rows_dropped: 0,
@@ -326,6 +370,25 @@ pub fn run(
         move |state, batch| state.step(&transform_step, &batch),
         |e| input.error(&e),
     )?;
+    // A file changed during the run: what was read is not what is there (and what the
+    // manifest would hash). Refused before the output replaces anything.
+    let stamps: Vec<(PathBuf, super::Stamp)> = input
+        .files
+        .iter()
+        .cloned()
+        .zip(input.stamps.iter().copied())
+        .chain(
+            lists
+                .iter()
+                .filter_map(|l| l.stamp.map(|stamp| (l.path.clone(), stamp))),
+        )
+        .collect();
+    if let Some((path, _)) = stamps.iter().find(|(path, stamp)| !stamp.holds(path)) {
+        return Err(EngineError::Input {
+            path: path.clone(),
+            problem: super::CHANGED.into(),
+        });
+    }
     let written = state.output;
     let mut table_report = None;
     let (output, microdata) = match state.counter.take() {
@@ -382,6 +445,7 @@ pub fn run(
     let output_schema = written_schema(&output, plan.pipeline.output.format)?;
     Ok(RunSummary {
         input_files: input.files.clone(),
+        stamps,
         input_rows: input.rows_per_file()?,
         rows_read: state.rows_read,
         rows_written: state.rows_written,
@@ -390,11 +454,14 @@ pub fn run(
         excluded: state.excluded,
         lists: lists
             .into_iter()
-            .map(|l| ListReport {
+            .zip(state.listed)
+            .map(|(l, matched)| ListReport {
                 path: l.path,
                 reason: l.reason,
+                column: l.column,
                 entries: l.entries,
                 invalid_lines: l.invalid_lines,
+                matched,
             })
             .collect(),
         scrubbed: plan

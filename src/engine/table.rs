@@ -53,7 +53,7 @@ pub fn write(
             );
         }
         for (i, column) in spec.sums.iter().enumerate() {
-            let values = col(column.as_str()).cast(DataType::Float64);
+            let values = amount(column);
             let (sum_name, n_name) = apply::table::sum_columns(i);
             aggregates.push(values.clone().sum().alias(sum_name));
             // Contributors to the sum: persons (or records) with a value.
@@ -93,17 +93,68 @@ pub fn write(
                 .map_err(EngineError::from)?,
         );
     }
-    let (published, report) = apply::table::protect(spec, cells).map_err(|e| match e {
+    let (published, mut report) = apply::table::protect(spec, cells).map_err(|e| match e {
         ApplyError::Table(problem) => EngineError::Pipeline {
             pipeline: pipeline.to_owned(),
             problem,
         },
         other => other.into(),
     })?;
+    report.invalid = invalid_amounts(spec, &scan)?;
     let frame = batch_to_frame(&published)?;
     let mut output = OutputFile::create(target, format, &frame.schema().clone(), &[])?;
     output.write(frame)?;
     Ok((output.commit()?, report))
+}
+
+/// A summed column's values as numbers: text is parsed, and what is no finite number
+/// (text that is none, NaN, ±inf) is null, so that it is in no sum, no count of
+/// contributors and no p%-rule decision.
+fn amount(column: &str) -> Expr {
+    let value = col(column).cast(DataType::Float64);
+    when(value.clone().is_finite())
+        .then(value)
+        .otherwise(lit(NULL).cast(DataType::Float64))
+}
+
+/// Per summed column, the values present but no finite number.
+fn invalid_amounts(
+    spec: &Table,
+    scan: &dyn Fn() -> PolarsResult<LazyFrame>,
+) -> Result<Vec<(String, u64)>, EngineError> {
+    let internal = |e: PolarsError| EngineError::Internal(super::safe_summary(&e));
+    if spec.sums.is_empty() {
+        return Ok(Vec::new());
+    }
+    let counts: Vec<Expr> = spec
+        .sums
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            col(column.as_str())
+                .is_not_null()
+                .and(amount(column).is_null())
+                .sum()
+                .cast(DataType::UInt64)
+                .alias(format!("__invalid_{i}"))
+        })
+        .collect();
+    let df = scan()
+        .map_err(internal)?
+        .select(counts)
+        .collect()
+        .map_err(internal)?;
+    spec.sums
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            let n = df
+                .column(&format!("__invalid_{i}"))
+                .and_then(|c| c.u64().map(|a| a.get(0).unwrap_or(0)))
+                .map_err(internal)?;
+            Ok((column.clone(), n))
+        })
+        .collect()
 }
 
 /// The keys (the grouped dimensions' values) of the cells in which a sum fails the
@@ -127,7 +178,7 @@ fn dominance(
                     .map(|(k, n)| k.clone().alias(n.as_str()))
                     .collect::<Vec<_>>(),
             )
-            .with_column(col(column.as_str()).cast(DataType::Float64).alias("__v"));
+            .with_column(amount(column).alias("__v"));
         let contributions = match &spec.person {
             Some(person) => {
                 let mut by: Vec<Expr> = key_names.iter().map(|n| col(n.as_str())).collect();

@@ -1,8 +1,6 @@
 //! The plan's row-local part ([`apply::rows`](crate::apply::rows)) on polars batches:
 //! each batch crosses to arrow-rs and back through the C Data Interface, without copying.
 
-use std::collections::HashSet;
-
 use polars::prelude::*;
 use polars_arrow::datatypes::Metadata;
 
@@ -12,7 +10,7 @@ use super::lists::LoadedList;
 use crate::apply::ApplyError;
 use crate::apply::rows::{BatchStats, ListMatch, ListSets, RowPlan};
 use crate::kernels::keys::MasterKey;
-use crate::plan::{ExclusionReason, Plan};
+use crate::plan::Plan;
 
 pub use crate::apply::rows::ExclusionCounts;
 
@@ -45,11 +43,14 @@ impl BatchTransform {
     pub fn new(plan: &Plan, key: &MasterKey, lists: &[LoadedList]) -> Result<Self, EngineError> {
         let mut sets = ListSets::default();
         for list in lists {
-            let set: &mut HashSet<[u8; 9]> = match list.reason {
-                ExclusionReason::Restriction => &mut sets.restricted,
-                ExclusionReason::Objection => &mut sets.objected,
-            };
-            set.extend(&list.bsns);
+            sets.push(list.reason, &list.bsns)
+                .ok_or_else(|| EngineError::Pipeline {
+                    pipeline: plan.pipeline.path.clone(),
+                    problem: format!(
+                        "[exclusions] names more than {} lists; merge some of them",
+                        ListSets::MAX_LISTS
+                    ),
+                })?;
         }
         let rows = RowPlan::new(plan, key, ListMatch::Sets(sets))?;
         let metadata = rows

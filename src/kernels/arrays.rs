@@ -154,7 +154,8 @@ impl<'a> Numbers<'a> {
         self.len() == 0
     }
 
-    /// The number in row `i`, or why there is none (text that is no number, or NaN, is invalid).
+    /// The number in row `i`, or why there is none (text that is no number, NaN and ±inf
+    /// are invalid).
     #[inline]
     pub fn get(&self, i: usize) -> Result<f64, Reason> {
         let v = match self {
@@ -169,7 +170,9 @@ impl<'a> Numbers<'a> {
                 _ => return Err(Reason::Missing),
             },
         };
-        if v.is_nan() {
+        // NaN and ±inf are no amounts: in a sum they would be published as `NaN` or
+        // `inf`, and one NaN would disable the p%-rule for its cell.
+        if !v.is_finite() {
             Err(Reason::Invalid)
         } else {
             Ok(v)

@@ -547,6 +547,40 @@ pub fn bucket(values: &dyn Array, buckets: &Buckets) -> Result<KernelOutput, Ker
     ))
 }
 
+/// A floating-point column kept as it is, but for NaN and ±inf, which become null and
+/// are counted as invalid (released, they would be published in a table's sums and
+/// decide its cells' suppression). `None` when the column holds no float or none of
+/// those: it is released as it is.
+pub fn finite(values: &dyn Array) -> Option<(ArrayRef, Tally)> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Float32Type;
+    let floats: Float64Array = match values.data_type() {
+        arrow::datatypes::DataType::Float64 => values.as_primitive::<Float64Type>().clone(),
+        arrow::datatypes::DataType::Float32 => {
+            values.as_primitive::<Float32Type>().unary(f64::from)
+        }
+        _ => return None,
+    };
+    let any = floats.iter().flatten().any(|v| !v.is_finite());
+    if !any {
+        return None;
+    }
+    let mut tally = Tally::default();
+    let kept: Float64Array = floats
+        .iter()
+        .enumerate()
+        .map(|(row, v)| match v {
+            Some(v) if !v.is_finite() => {
+                tally.record(row, Outcome::Rejected(Reason::Invalid));
+                None
+            }
+            other => other,
+        })
+        .collect();
+    let kept = arrow::compute::cast(&kept, values.data_type()).ok()?;
+    Some((kept, tally))
+}
+
 /// Values above `max` replaced by `max`; integers stay integers (with `max` rounded down).
 pub fn top_code(values: &dyn Array, max: f64) -> Result<KernelOutput, KernelError> {
     let numbers = Numbers::try_new(values)?;

@@ -235,6 +235,7 @@ impl Catalogue {
             what: CATALOGUE,
             message: syntax_message(&e, text),
         })?;
+        super::validate::printable(path, CATALOGUE, text)?;
         let invalid = |problem: String| SpecError::Invalid {
             path: path.to_owned(),
             what: CATALOGUE,

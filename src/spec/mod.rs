@@ -10,8 +10,8 @@ mod validate;
 
 pub use catalogue::Catalogue;
 pub use pipeline::{
-    Action, AreaAction, Declaration, Exclusions, Format, Ground, LegalBasis, OnInvalid,
-    OnViolation, PseudonymKind, Purpose,
+    Action, AreaAction, Declaration, Exclusions, Format, Ground, LIST_INVALID_SHARE, LegalBasis,
+    OnInvalid, OnViolation, PseudonymKind, Purpose,
 };
 pub use validate::{
     Column, Delivery, Exception, Generalise, HierarchyStep, Input, LinkPart, Microdata, Operation,

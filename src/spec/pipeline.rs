@@ -225,7 +225,16 @@ pub struct Exclusions {
     /// Files of BSNs of subjects who objected.
     #[serde(default)]
     pub objection_lists: Vec<String>,
+    /// The lists' column of BSNs, where its name is none that doel knows (`bsn`,
+    /// `burgerservicenummer`, …, or the export's `bsn` column's name).
+    pub list_column: Option<String>,
+    /// The largest share of a list's entries that may be no valid BSN (default 0.05):
+    /// such an entry names nobody that can be matched, so above it the run fails.
+    pub list_invalid_share: Option<f64>,
 }
+
+/// The share of invalid entries an exclusion list may have when the pipeline sets none.
+pub const LIST_INVALID_SHARE: f64 = 0.05;
 
 /// `[output]`: the extract's file.
 #[derive(Debug, Clone, Deserialize)]

@@ -292,6 +292,7 @@ impl Pipeline {
             what: PIPELINE,
             message: syntax_message(&e, text),
         })?;
+        printable(path, PIPELINE, text)?;
         let invalid = |problem: String| SpecError::Invalid {
             path: path.to_owned(),
             what: PIPELINE,
@@ -384,6 +385,17 @@ impl Pipeline {
         let mut seen = std::collections::BTreeSet::new();
         for c in &columns {
             if let Some(name) = c.output_name()
+                && (name.starts_with(['=', '+', '-', '@', '\t', '\r'])
+                    || name.chars().any(char::is_control))
+            {
+                return Err(SpecError::Column {
+                    path: path.to_owned(),
+                    what: PIPELINE,
+                    column: c.entry.clone(),
+                    problem: "its released name starts like a spreadsheet formula (=, +, -, @) or holds a control character: name it otherwise with `as`".into(),
+                });
+            }
+            if let Some(name) = c.output_name()
                 && !seen.insert(name)
             {
                 return Err(SpecError::Column {
@@ -435,6 +447,21 @@ impl Pipeline {
             && lists.bsn.is_none()
         {
             return Err(invalid("[exclusions] names lists of BSNs but not `bsn`, the export's column to match them against".into()));
+        }
+        if let Some(share) = lists.list_invalid_share
+            && !(0.0..1.0).contains(&share)
+        {
+            return Err(invalid(
+                "[exclusions] list_invalid_share must be at least 0 and below 1 (a share, e.g. 0.05)"
+                    .into(),
+            ));
+        }
+        if lists
+            .list_column
+            .as_deref()
+            .is_some_and(|c| c.trim().is_empty())
+        {
+            return Err(invalid("[exclusions] list_column is empty".into()));
         }
         for dropped in &columns {
             if let Operation::Drop { source } = &dropped.operation
@@ -915,6 +942,50 @@ fn link_parts(from: &[SourceSpec]) -> Result<Vec<LinkPart>, String> {
             _ => Err("each part of a link's `from` is { date = \"column\" } or { name = [\"column\", ...] }".to_owned()),
         })
         .collect()
+}
+
+/// Refuse a pipeline or catalogue file (its `text`, already parsed once) whose keys or
+/// strings hold characters that must not reach a terminal (control characters, a line
+/// break inside a string, bidirectional overrides): plans, checks, reports and the
+/// register show these strings, where such a character can hide part of a recipient's
+/// name or forge a row. Named by its key path, escaped.
+pub(crate) fn printable(path: &Path, what: &'static str, text: &str) -> Result<(), SpecError> {
+    fn find(value: &toml::Value, at: &str) -> Option<String> {
+        match value {
+            toml::Value::String(s) if crate::text::has_unsafe(s) => Some(at.to_owned()),
+            toml::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| find(v, &format!("{at}[{i}]"))),
+            toml::Value::Table(table) => table.iter().find_map(|(k, v)| {
+                let here = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                if crate::text::has_unsafe(k) {
+                    Some(here)
+                } else {
+                    find(v, &here)
+                }
+            }),
+            _ => None,
+        }
+    }
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Ok(());
+    };
+    match find(&toml::Value::Table(table), "") {
+        None => Ok(()),
+        Some(at) => Err(SpecError::Invalid {
+            path: path.to_owned(),
+            what,
+            problem: format!(
+                "`{}` holds a control character, a line break or a character that reorders text; write it on one line, in plain characters",
+                crate::text::escaped(&at)
+            ),
+        }),
+    }
 }
 
 #[cfg(test)]
