@@ -2441,3 +2441,23 @@ fn invalid_list_entries_are_a_warning_even_when_quiet() {
         "{stderr}"
     );
 }
+
+/// A file in an input directory whose name holds a line break (a shared drop folder)
+/// would forge a line of the report: refused, its name escaped in the error.
+#[test]
+fn a_file_name_with_a_line_break_is_refused_escaped() {
+    let dir = TempDir::new().unwrap();
+    let exports = dir.path().join("exports");
+    std::fs::create_dir(&exports).unwrap();
+    std::fs::copy(
+        repo("sample-data/export.csv"),
+        exports.join("a\nregister    FORGED.csv"),
+    )
+    .unwrap();
+    let out = doel(&dir).arg("scan").arg(&exports).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("a\\nregister    FORGED.csv"), "{stderr}");
+    assert!(!stderr.contains("\nregister    FORGED"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}

@@ -264,6 +264,7 @@ def _write(out, table, plan, summary, counts, output_path, output_format):
         # Spark's own commit protocol: a directory of parts, `_SUCCESS` once complete.
         writer = out.write.mode("errorifexists")
         if output_format == "csv":
+            writer = _neutralised(out).write.mode("errorifexists")
             writer.option("header", True).option("escape", '"').csv(output_path)
         else:
             writer.parquet(output_path)
@@ -278,7 +279,50 @@ def _write(out, table, plan, summary, counts, output_path, output_format):
             "margins": report["margins"],
             "suppressed_primary": report["primary"],
             "suppressed_secondary": report["secondary"],
+            "invalid_amounts": _invalid_amounts(table["sums"], out),
         }
+
+
+# Text a spreadsheet evaluates when a CSV cell starts with it (OWASP), as the Rust
+# writer (src/engine/output.rs) neutralises it: a ' in front.
+_FORMULA = "^[=+\\-@\t\r\uff1d\uff0b\uff0d\uff20]"
+
+
+def _neutralised(frame):
+    """``frame`` with its text values that start like a formula prefixed with '."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType
+
+    return frame.select(*[
+        F.when(F.col(f"`{f.name}`").rlike(_FORMULA), F.concat(F.lit("'"), F.col(f"`{f.name}`")))
+        .otherwise(F.col(f"`{f.name}`")).alias(f.name)
+        if isinstance(f.dataType, StringType) else F.col(f"`{f.name}`")
+        for f in frame.schema.fields
+    ])
+
+
+def _amount(name):
+    """A summed column as a number: null where it is none, or NaN, or ±inf (as the
+    Rust engine's table step reads it)."""
+    from pyspark.sql import functions as F
+
+    value = F.col(f"`{name}`").try_cast("double")
+    finite = ~F.isnan(value) & (F.abs(value) != F.lit(float("inf")))
+    return F.when(finite, value)
+
+
+def _invalid_amounts(sums, records):
+    """Per summed column, the values present but no finite number."""
+    from pyspark.sql import functions as F
+
+    if not sums:
+        return []
+    row = records.agg(*[
+        F.sum(F.when(F.col(f"`{name}`").isNotNull() & _amount(name).isNull(), 1).otherwise(0))
+        .alias(f"__invalid{i}")
+        for i, name in enumerate(sums)
+    ]).collect()[0]
+    return [{"column": name, "count": int(row[f"__invalid{i}"] or 0)} for i, name in enumerate(sums)]
 
 
 def _table(plan, table, records):
@@ -296,8 +340,8 @@ def _table(plan, table, records):
             aggregates.append(F.countDistinct(F.col(f"`{person}`")).alias("__persons"))
         for i, name in enumerate(sums):
             # As polars casts: a value that is no number becomes null (a plain cast
-            # would fail the job and quote the value).
-            value = F.col(f"`{name}`").try_cast("double")
+            # would fail the job and quote the value), and so do NaN and ±inf.
+            value = _amount(name)
             aggregates.append(F.sum(value).alias(f"__sum{i}"))
             contributors = (
                 F.countDistinct(F.when(value.isNotNull(), F.col(f"`{person}`")))
@@ -324,7 +368,7 @@ def _write_table(batch, path, fmt):
     try:
         table = pa.Table.from_batches([batch])
         if fmt == "csv":
-            pacsv.write_csv(table, temporary)
+            pacsv.write_csv(_neutralised_arrow(table), temporary)
         else:
             pq.write_table(table, temporary)
         os.replace(temporary, target)
@@ -405,3 +449,16 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _neutralised_arrow(table):
+    """An Arrow table's text values that start like a formula prefixed with '."""
+    import pyarrow.compute as pc
+
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            risky = pc.match_substring_regex(column, _FORMULA)
+            column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)

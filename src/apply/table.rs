@@ -113,13 +113,9 @@ pub fn cells(
                 sums: sums
                     .iter()
                     .map(|(sum, n)| {
-                        (get(n, row).unwrap_or(0) > 0).then(|| {
-                            if sum.is_valid(row) {
-                                sum.value(row)
-                            } else {
-                                0.0
-                            }
-                        })
+                        // A sum that is no finite number (it overflowed) is published
+                        // as no sum, never as 0.
+                        (get(n, row).unwrap_or(0) > 0 && sum.is_valid(row)).then(|| sum.value(row))
                     })
                     .collect(),
                 contributors: sums.iter().map(|(_, n)| get(n, row).unwrap_or(0)).collect(),
@@ -230,4 +226,47 @@ fn published(spec: &Table, cells: &[Cell]) -> Result<RecordBatch, ApplyError> {
 /// the last bits, which must not make a re-run's output differ.
 fn cents(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sum that overflowed to infinity (every value finite) is no sum, never 0.
+    #[test]
+    fn a_sum_that_is_no_finite_number_is_no_sum() {
+        let spec = Table {
+            dimensions: vec!["gemeente".into()],
+            person: None,
+            sums: vec!["uren".into()],
+            min_count: 1,
+            round_to: 1,
+            totals: false,
+            total_label: "Totaal".into(),
+            p_percent: None,
+        };
+        let (sum, n) = sum_columns(0);
+        let batch = RecordBatch::try_from_iter([
+            (
+                "gemeente",
+                Arc::new(StringArray::from(vec!["GM1", "GM2", "GM3"])) as ArrayRef,
+            ),
+            (
+                RECORDS,
+                Arc::new(UInt64Array::from(vec![20, 20, 20])) as ArrayRef,
+            ),
+            (
+                sum.as_str(),
+                Arc::new(Float64Array::from(vec![f64::INFINITY, f64::NAN, 200.0])) as ArrayRef,
+            ),
+            (
+                n.as_str(),
+                Arc::new(UInt64Array::from(vec![20, 20, 20])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let cells = cells(&spec, &[0], &batch, &HashSet::new()).unwrap();
+        let sums: Vec<Option<f64>> = cells.iter().map(|c| c.sums[0]).collect();
+        assert_eq!(sums, [None, None, Some(200.0)]);
+    }
 }

@@ -251,10 +251,12 @@ enum CliError {
     /// `reidentify` without a reason.
     #[error("reidentify needs --reason: every re-identification is registered with why")]
     NoReason,
-    /// A command-line text that the register keeps and listings show holds a character
-    /// that must not reach a terminal.
-    #[error("{0} holds a control character, a line break or a character that reorders text")]
-    Unprintable(&'static str),
+    /// A command-line argument (its position) holds a character that must not reach a
+    /// terminal: paths, reasons and domains are shown in reports, errors and listings.
+    #[error(
+        "argument {0} holds a control character, a line break or a character that reorders text"
+    )]
+    Unprintable(usize),
     /// Some tokens could not be opened.
     #[error("{failed} of {total} tokens cannot be opened with this key in domain {domain}")]
     Tokens {
@@ -303,7 +305,9 @@ impl CliError {
                 "do not use the files: ask the sender for a fresh copy, and check who could change them"
             }
             Self::NoReason => "add --reason \"…\": the case or signal that requires it",
-            Self::Unprintable(_) => "write it on one line, in plain characters",
+            Self::Unprintable(_) => {
+                "write it on one line, in plain characters (rename a file whose name holds one)"
+            }
             Self::Tokens { .. } => {
                 "check the domain (the pipeline's pseudonym_domain) and the key; a token cut or altered in transit cannot be opened"
             }
@@ -329,6 +333,15 @@ pub fn main() -> ExitCode {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     engine::fault::install();
+    // Arguments are paths, reasons and domains that reports, errors and the register
+    // show: one with a control character or a line break could forge their lines.
+    if let Some(n) = std::env::args_os().position(|a| crate::text::has_unsafe(&a.to_string_lossy()))
+    {
+        let e = CliError::Unprintable(n);
+        eprintln!("error: {e}");
+        eprintln!("hint: {}", e.hint());
+        return ExitCode::from(e.exit_code());
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -429,11 +442,6 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             let reason = reason
                 .filter(|r| !r.trim().is_empty())
                 .ok_or(CliError::NoReason)?;
-            for (value, what) in [(&reason, "--reason"), (&domain, "--domain")] {
-                if crate::text::has_unsafe(value) {
-                    return Err(CliError::Unprintable(what));
-                }
-            }
             let master = keyfile::load(key.key_file.as_deref(), key.strict_key_permissions)?;
             verify::reidentify(&master, &domain, &reason, &register.path, &tokens)
         }

@@ -261,6 +261,17 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
     } else {
         vec![input.path.clone()]
     };
+    // A file name with a line break or an escape sequence (a shared drop folder) would
+    // forge lines of the report and of errors: refused, named escaped.
+    if let Some(file) = files
+        .iter()
+        .find(|f| crate::text::has_unsafe(&f.to_string_lossy()))
+    {
+        return Err(fail(
+            &PathBuf::from(crate::text::escaped(&file.to_string_lossy()).into_owned()),
+            "its name holds a control character, a line break or a character that reorders text; rename it",
+        ));
+    }
     let format = match input.format {
         Some(f) => f,
         None => {

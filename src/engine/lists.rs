@@ -166,7 +166,13 @@ pub fn load(
 /// of its entries are no BSN (each such entry is someone who cannot be excluded).
 pub fn refusal(list: &LoadedList, max_invalid_share: f64) -> Option<String> {
     let invalid = list.invalid_lines.len() as u64;
-    if list.entries > 0 && list.valid() == 0 {
+    if list.entries == 0 {
+        return Some(
+            "it holds no entry (only its header, or nothing): a list cut off in transfer cannot be told from an empty one; while nobody is on it, leave it out of the pipeline"
+                .to_owned(),
+        );
+    }
+    if list.valid() == 0 {
         return Some(format!(
             "none of its {} entries in column `{}` is a valid BSN: is it the right column, or the right file?",
             list.entries,
@@ -245,7 +251,7 @@ mod tests {
         assert!(refusal(&list(3, 3), 0.05).is_some());
         assert!(refusal(&list(100, 6), 0.05).is_some());
         assert!(refusal(&list(100, 5), 0.05).is_none());
-        assert!(refusal(&list(0, 0), 0.05).is_none());
+        assert!(refusal(&list(0, 0), 0.05).is_some());
         assert!(refusal(&list(10, 1), 0.0).is_some());
     }
 }
