@@ -205,15 +205,13 @@ fn record_reads(plan: &Plan, summary: &RunSummary) -> Result<ReadRecords, AuditE
         .collect::<Result<Vec<_>, _>>()?;
     // Hashed after the run: a file changed meanwhile would be recorded as something
     // the run did not read.
-    if let Some((path, _)) = summary
-        .stamps
-        .iter()
-        .find(|(path, stamp)| !stamp.holds(path))
+    if let Some(crate::engine::EngineError::Input { path, problem }) =
+        crate::engine::changed(&summary.stamps)
     {
         return Err(AuditError::File {
             what: "input",
-            path: path.clone(),
-            problem: crate::engine::CHANGED.into(),
+            path,
+            problem,
         });
     }
     Ok(ReadRecords {

@@ -42,8 +42,20 @@ impl Stamp {
     }
 }
 
+/// The first of `stamps` whose file changed since it was stamped, as the error a run
+/// fails with.
+pub fn changed(stamps: &[(PathBuf, Stamp)]) -> Option<EngineError> {
+    stamps
+        .iter()
+        .find(|(path, stamp)| !stamp.holds(path))
+        .map(|(path, _)| EngineError::Input {
+            path: path.clone(),
+            problem: CHANGED.into(),
+        })
+}
+
 /// Why a run fails when a file it read changed during it.
-pub const CHANGED: &str = "changed while doel read it (written to, cut short or replaced): what was read cannot be told from what is there now, so nothing is written; run again once the export is complete";
+const CHANGED: &str = "changed while doel read it (written to, cut short or replaced): what was read cannot be told from what is there now, so nothing is written; run again once the export is complete";
 
 /// An opened input: its files (in name order) and a lazy scan over all of them.
 pub struct Input {

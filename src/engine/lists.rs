@@ -49,7 +49,7 @@ pub const BSN_COLUMN_NAMES: [&str; 5] = [
 
 fn folded(name: &str) -> String {
     name.chars()
-        .filter(|c| !matches!(c, ' ' | '_' | '-' | '.') && !c.is_whitespace())
+        .filter(|c| !matches!(c, '_' | '-' | '.') && !c.is_whitespace())
         .flat_map(char::to_lowercase)
         .collect()
 }

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use polars::prelude::PolarsError;
 
-pub use input::{CHANGED, Input, Stamp, open};
+pub use input::{Input, Stamp, changed, open};
 pub use lists::lines;
 pub use microdata::Level;
 pub use run::{

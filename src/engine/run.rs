@@ -383,11 +383,8 @@ pub fn run(
                 .filter_map(|l| l.stamp.map(|stamp| (l.path.clone(), stamp))),
         )
         .collect();
-    if let Some((path, _)) = stamps.iter().find(|(path, stamp)| !stamp.holds(path)) {
-        return Err(EngineError::Input {
-            path: path.clone(),
-            problem: super::CHANGED.into(),
-        });
+    if let Some(changed) = super::changed(&stamps) {
+        return Err(changed);
     }
     let written = state.output;
     let mut table_report = None;
