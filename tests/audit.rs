@@ -301,7 +301,7 @@ fn reidentify(dir: &TempDir, reason: &str) {
 /// A canonical BSN (elfproef-valid) for tokens made apart from doel.
 const DEMO_BSN: &str = "111222333";
 
-/// A token computed apart from doel, as `spec/pseudonyms-v1.md §Reversible token` says.
+/// A token computed apart from doel, as `docs/spec/pseudonyms-v1.md §Reversible token` says.
 fn token_of(bsn: &str) -> String {
     use aes_gcm::aead::{Aead, Payload};
     use base64::Engine as _;

@@ -199,7 +199,7 @@ fn strings(df: &DataFrame, column: &str) -> Vec<Option<String>> {
 }
 
 /// An implementation of the BSN canonical form and pseudonym written apart from the
-/// kernels, straight from `spec/pseudonyms-v1.md`.
+/// kernels, straight from `docs/spec/pseudonyms-v1.md`.
 mod independent {
     use super::*;
 

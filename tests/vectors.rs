@@ -1,4 +1,4 @@
-//! Every vector of `spec/pseudonyms-v1-vectors.json` (copied to `tests/data/`), made by an
+//! Every vector of `tests/data/pseudonyms-v1-vectors.json` (see `docs/spec/pseudonyms-v1.md`), made by an
 //! independent implementation, reproduced through the public kernel API.
 
 use std::collections::BTreeMap;

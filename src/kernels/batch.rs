@@ -379,7 +379,7 @@ enum LinkPart<'a> {
 }
 
 /// Pseudonyms (or tokens) of composite linkage keys (`kind = link`): the parts' canonical
-/// forms joined with `US`, in the order given (`spec/pseudonyms-v1.md §Canonical forms`,
+/// forms joined with `US`, in the order given (`docs/spec/pseudonyms-v1.md §Canonical forms`,
 /// `link`).
 pub fn pseudonymise_link(
     encoder: &Encoder,

@@ -1,4 +1,4 @@
-//! Canonical forms of identifying values, as `spec/pseudonyms-v1.md §Canonical forms`
+//! Canonical forms of identifying values, as `docs/spec/pseudonyms-v1.md §Canonical forms`
 //! defines them. A value without a canonical form gets no pseudonym.
 
 use unicode_general_category::{GeneralCategory, get_general_category};
@@ -6,7 +6,7 @@ use unicode_normalization::UnicodeNormalization;
 
 /// Canonical BSN: nine ASCII digits that pass the elfproef.
 ///
-/// `spec/pseudonyms-v1.md §Canonical forms`, `bsn`: trim; remove spaces, dots and hyphens;
+/// `docs/spec/pseudonyms-v1.md §Canonical forms`, `bsn`: trim; remove spaces, dots and hyphens;
 /// the rest must be 8 or 9 ASCII digits; left-pad with `0` to 9; the elfproef (weights
 /// 9..2, −1) must hold and the value must not be all zeros.
 pub fn bsn(input: &str) -> Option<[u8; 9]> {
@@ -51,7 +51,7 @@ pub fn is_blank(value: Option<&str>) -> bool {
 /// Canonical name of one or more parts, written into `out` (cleared first); returns
 /// `false` when the name has no canonical form (every part empty).
 ///
-/// `spec/pseudonyms-v1.md §Canonical forms`, `name`: trim each part, join the non-empty
+/// `docs/spec/pseudonyms-v1.md §Canonical forms`, `name`: trim each part, join the non-empty
 /// parts with one space; NFKD; drop nonspacing marks (Mn); lowercase; delete apostrophes;
 /// every other non-alphanumeric character becomes a space; collapse spaces; trim.
 /// `scratch` is reused between calls so a batch allocates only while buffers grow.

@@ -1,4 +1,4 @@
-//! Keys and keyed pseudonyms, as `spec/pseudonyms-v1.md §Keys` and `§Pseudonym` define them.
+//! Keys and keyed pseudonyms, as `docs/spec/pseudonyms-v1.md §Keys` and `§Pseudonym` define them.
 //!
 //! Key bytes live only in [`MasterKey`], [`DomainKey`] and the keyed HMAC and AES states;
 //! none implements `Debug` or `Display`, so no log or error can print them. The key
@@ -21,7 +21,7 @@ pub const US: u8 = 0x1f;
 /// Length of a pseudonym in hex characters (the first 16 bytes of the HMAC).
 pub const PSEUDONYM_HEX_LEN: usize = 32;
 
-/// What every token starts with (`spec/pseudonyms-v1.md §Reversible token`).
+/// What every token starts with (`docs/spec/pseudonyms-v1.md §Reversible token`).
 pub const TOKEN_PREFIX: &str = "t1.";
 
 /// The name of this contract, recorded with every pseudonym column.
@@ -87,7 +87,7 @@ impl MasterKey {
         DomainKey(self.hmac(&[b"doel/v1/domain/", domain.as_bytes()]))
     }
 
-    /// The reversible-token keys of one domain (`spec/pseudonyms-v1.md §Reversible token`).
+    /// The reversible-token keys of one domain (`docs/spec/pseudonyms-v1.md §Reversible token`).
     pub fn tokeniser(&self, domain: &str, kind: &str) -> Tokeniser {
         let enc = Zeroizing::new(self.hmac(&[b"doel/v1/token-enc/", domain.as_bytes()]));
         let nonce_key = DomainKey(self.hmac(&[b"doel/v1/token-nonce/", domain.as_bytes()]));

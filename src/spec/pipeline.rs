@@ -415,7 +415,7 @@ pub enum PseudonymKind {
 }
 
 impl PseudonymKind {
-    /// The `kind` string of `spec/pseudonyms-v1.md §Pseudonym`.
+    /// The `kind` string of `docs/spec/pseudonyms-v1.md §Pseudonym`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Bsn => "bsn",
