@@ -676,3 +676,46 @@ fn the_run_report_is_self_contained_and_renders_in_chromium() {
         }
     }
 }
+
+/// The register's lines.
+fn register_lines(dir: &TempDir) -> Vec<String> {
+    std::fs::read_to_string(dir.path().join(common::REGISTER))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn the_reidentify_operator_is_the_os_user_not_user() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = TempDir::new().unwrap();
+    ok(doel(&dir)
+        .env("USER", "mallory")
+        .env("LOGNAME", "mallory")
+        .args([
+            "reidentify",
+            "--key-file",
+            "sample-data/demo.key",
+            "--domain",
+            "onderzoek-umc-jeugd",
+            "--reason",
+            "case 1",
+            &token_of(DEMO_BSN),
+        ]));
+    let entry: Value = serde_json::from_str(&register_lines(&dir)[0]).unwrap();
+    // The uid of this process, as the owner of a file it made.
+    let uid = std::fs::metadata(dir.path().join(common::REGISTER))
+        .unwrap()
+        .uid();
+    assert_eq!(entry["operator_uid"], uid);
+    assert_ne!(entry["operator"], "mallory");
+    if let Ok(id) = std::process::Command::new("id").arg("-un").output()
+        && id.status.success()
+    {
+        let name = String::from_utf8(id.stdout).unwrap();
+        assert_eq!(entry["operator"], name.trim());
+    }
+    let list = ok(doel(&dir).args(["register", "list"]));
+    assert!(!list.contains("mallory"), "{list}");
+}

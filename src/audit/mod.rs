@@ -59,3 +59,57 @@ pub fn now_utc() -> String {
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
 }
+
+/// Who runs doel, as the operating system knows them: the real user id and its user
+/// name (`None` when no user entry has that id). Unlike `$USER`, which whoever runs a
+/// command can set, neither can be chosen by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub uid: u32,
+    pub name: Option<String>,
+}
+
+/// The operator of this process (see [`Operator`]).
+pub fn operator() -> Operator {
+    // SAFETY: getuid cannot fail and has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let mut buffer: Vec<libc::c_char> = vec![0; 1024];
+    let name = loop {
+        // SAFETY: a zeroed passwd is a valid out-parameter (pointers null, numbers 0).
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is valid for the call, and the buffer's length is given.
+        let rc = unsafe {
+            libc::getpwuid_r(
+                uid,
+                &mut entry,
+                buffer.as_mut_ptr(),
+                buffer.len(),
+                &mut result,
+            )
+        };
+        if rc == libc::ERANGE && buffer.len() < 1 << 20 {
+            buffer.resize(buffer.len() * 4, 0);
+            continue;
+        }
+        if rc != 0 || result.is_null() || entry.pw_name.is_null() {
+            break None;
+        }
+        // SAFETY: on success pw_name points at a NUL-terminated string inside `buffer`.
+        let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+        break Some(name.to_string_lossy().into_owned());
+    };
+    Operator { uid, name }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operator_is_the_real_user() {
+        let me = operator();
+        // SAFETY: as in `operator`.
+        assert_eq!(me.uid, unsafe { libc::getuid() });
+    }
+}

@@ -142,7 +142,13 @@ pub fn register_list(path: &Path) -> Result<(), CliError> {
                 "reidentify".into(),
                 text(f, "domain").into(),
                 text(f, "reason").into(),
-                format!("by {}", text(f, "operator")),
+                match (
+                    text(f, "operator"),
+                    f.get("operator_uid").and_then(Value::as_u64),
+                ) {
+                    ("", Some(uid)) => format!("by uid {uid}"),
+                    (name, _) => format!("by {name}"),
+                },
                 format!(
                     "{} tokens",
                     f.get("tokens").and_then(Value::as_u64).unwrap_or(0)
@@ -269,12 +275,14 @@ pub fn reidentify(
         })
         .collect();
     let failed = opened.iter().filter(|o| o.is_none()).count();
+    let operator = crate::audit::operator();
     let body = json!({
         "kind": "reidentify",
         "time": crate::audit::now_utc(),
         "domain": domain,
         "reason": reason,
-        "operator": std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+        "operator": operator.name,
+        "operator_uid": operator.uid,
         "tokens": tokens.len(),
         "opened": tokens.len() - failed,
         "token_sha256": tokens.iter().map(|t| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(t.trim().as_bytes()))).collect::<Vec<_>>(),
