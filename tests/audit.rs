@@ -687,6 +687,103 @@ fn register_lines(dir: &TempDir) -> Vec<String> {
 }
 
 #[test]
+fn a_pseudonym_domain_serves_one_recipient_unless_shared_on_purpose() {
+    let dir = TempDir::new().unwrap();
+    ok(&mut run(&dir, &repo(RESEARCH), "umc.parquet"));
+    const UMC: &str = r#"recipient = "UMC onderzoeksgroep Jeugd""#;
+    const CITY: &str = r#"recipient = "Gemeente Sittard-Geleen, team Jeugd""#;
+    let other_recipient = edited(&dir, RESEARCH, |t| t.replace(UMC, CITY));
+
+    // The research domain for another recipient: refused before anything is written.
+    let out = fails(&mut run(&dir, &other_recipient, "city.parquet"), 2);
+    let said = text(&out);
+    assert!(
+        said.contains(r#"entry 1: pseudonym_domain "onderzoek-umc-jeugd" is used there for recipient "UMC onderzoeksgroep Jeugd", and this pipeline's recipient is "Gemeente Sittard-Geleen, team Jeugd": their extracts would link"#),
+        "{said}"
+    );
+    assert!(said.contains("pseudonym_domain_shared_with"), "{said}");
+    assert!(!dir.path().join("city.parquet").exists());
+    assert_eq!(register_lines(&dir).len(), 1);
+
+    // The same recipient written with other case and spaces is the same recipient.
+    let same = edited(&dir, RESEARCH, |t| {
+        t.replace(UMC, r#"recipient = "umc onderzoeksgroep jeugd ""#)
+    });
+    ok(&mut run(&dir, &same, "umc2.parquet"));
+
+    // Declared shared on purpose: the run goes ahead, and the sharing is recorded.
+    let shared = edited(&dir, RESEARCH, |t| {
+        t.replace(
+            UMC,
+            &format!("{CITY}\npseudonym_domain_shared_with = [\"UMC onderzoeksgroep jeugd\"]"),
+        )
+    });
+    let plan = ok(doel(&dir)
+        .arg("plan")
+        .arg(&shared)
+        .args(["--run-date", RUN_DATE]));
+    assert!(
+        plan.contains("onderzoek-umc-jeugd (shared on purpose with UMC onderzoeksgroep jeugd:"),
+        "{plan}"
+    );
+    ok(&mut run(&dir, &shared, "city.parquet"));
+    let entry: Value = serde_json::from_str(&register_lines(&dir)[2]).unwrap();
+    assert_eq!(
+        entry["domain_shared_with"],
+        serde_json::json!(["UMC onderzoeksgroep jeugd"])
+    );
+    let m = json(&dir.path().join("city.parquet.manifest.json"));
+    assert_eq!(
+        m["pseudonyms"]["shared_with"],
+        serde_json::json!(["UMC onderzoeksgroep jeugd"])
+    );
+    // A manifest of a domain not shared holds no such field (as before).
+    assert!(
+        json(&dir.path().join("umc.parquet.manifest.json"))["pseudonyms"]
+            .get("shared_with")
+            .is_none()
+    );
+
+    // The research pipeline, which does not name the municipality, is now refused: the
+    // sharing must be declared in both pipelines.
+    let out = fails(&mut run(&dir, &repo(RESEARCH), "umc3.parquet"), 2);
+    assert!(
+        text(&out).contains(r#"entry 3: pseudonym_domain "onderzoek-umc-jeugd" is used there for recipient "Gemeente Sittard-Geleen, team Jeugd""#),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_domain_differing_from_a_registered_one_only_in_case_or_spaces_is_refused() {
+    let dir = TempDir::new().unwrap();
+    ok(&mut run(&dir, &repo(RESEARCH), "x.parquet"));
+    const DOMAIN: &str = r#"pseudonym_domain = "onderzoek-umc-jeugd""#;
+    let upper = edited(&dir, RESEARCH, |t| {
+        t.replace(DOMAIN, r#"pseudonym_domain = "Onderzoek-UMC-Jeugd""#)
+    });
+    let out = fails(&mut run(&dir, &upper, "y.parquet"), 2);
+    assert!(
+        text(&out).contains(r#"entry 1: pseudonym_domain "Onderzoek-UMC-Jeugd" differs from "onderzoek-umc-jeugd", used there for recipient "UMC onderzoeksgroep Jeugd", only in case, width or surrounding spaces"#),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.path().join("y.parquet").exists());
+    // Spaces around a domain are refused by the pipeline's own check (exit 1), register
+    // or not.
+    let spaced = edited(&dir, RESEARCH, |t| {
+        t.replace(DOMAIN, r#"pseudonym_domain = "onderzoek-umc-jeugd ""#)
+    });
+    let out = fails(&mut run(&dir, &spaced, "y.parquet"), 1);
+    assert!(
+        text(&out).contains("pseudonym_domain begins or ends with white space"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(register_lines(&dir).len(), 1);
+}
+
+#[test]
 fn the_reidentify_operator_is_the_os_user_not_user() {
     use std::os::unix::fs::MetadataExt;
     let dir = TempDir::new().unwrap();

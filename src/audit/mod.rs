@@ -5,6 +5,7 @@
 //! hashes and the key's fingerprint.
 
 pub mod delivery;
+pub mod domain;
 mod files;
 pub mod html;
 pub mod manifest;
@@ -32,6 +33,14 @@ pub enum AuditError {
         path: PathBuf,
         problem: String,
     },
+    /// The register shows that the run would break a rule of accountability (a pseudonym
+    /// domain of another recipient's, or one that only looks like another).
+    #[error("register {}, {problem}", path.display())]
+    Refused {
+        path: PathBuf,
+        problem: String,
+        hint: &'static str,
+    },
 }
 
 impl AuditError {
@@ -41,6 +50,7 @@ impl AuditError {
             Self::Malformed { .. } => {
                 "the file was not written by this version of doel, or was changed; `doel register verify` and `doel verify` say where"
             }
+            Self::Refused { hint, .. } => hint,
         }
     }
 
@@ -58,6 +68,34 @@ pub fn now_utc() -> String {
     chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
+}
+
+/// `text` in double quotes, for a message: a quote, a backslash and any character a
+/// terminal would not show as itself (control and formatting characters, line and
+/// paragraph separators) are escaped, so that pipeline or register text cannot rewrite
+/// what a message says.
+pub fn quoted(text: &str) -> String {
+    use unicode_general_category::{GeneralCategory as G, get_general_category};
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if matches!(
+                get_general_category(c),
+                G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator
+            ) =>
+            {
+                out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Who runs doel, as the operating system knows them: the real user id and its user
@@ -105,6 +143,13 @@ pub fn operator() -> Operator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_text_cannot_rewrite_a_message() {
+        assert_eq!(quoted("Gemeente \"X\""), "\"Gemeente \\\"X\\\"\"");
+        assert_eq!(quoted("a\nb\u{202e}c"), "\"a\\u{000a}b\\u{202e}c\"");
+        assert_eq!(quoted("Zoë"), "\"Zoë\"");
+    }
 
     #[test]
     fn the_operator_is_the_real_user() {

@@ -29,10 +29,24 @@ fn line_hash(line: &[u8]) -> String {
     hex::encode(Sha256::digest(line))
 }
 
+/// A check of the entries already in the register, made under the register's lock just
+/// before an entry is appended.
+pub type Check<'a> = &'a dyn Fn(&[Entry]) -> Result<(), AuditError>;
+
 /// Append `body` (a JSON object; `seq` and `prev` are set here) to the register at
 /// `path`, creating it if needed. Concurrent runs take turns on an exclusive lock. The
 /// line is written with one `write` and synced before the lock is released.
 pub fn append(path: &Path, body: Map<String, Value>) -> Result<Appended, AuditError> {
+    append_checked(path, body, None)
+}
+
+/// [`append`], after `check` accepts the entries in the register (read under its lock,
+/// so that no other run appends between the check and the entry).
+pub fn append_checked(
+    path: &Path,
+    body: Map<String, Value>,
+    check: Option<Check>,
+) -> Result<Appended, AuditError> {
     let fail = |e: &std::io::Error| AuditError::file(WHAT, path, e);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
@@ -45,6 +59,13 @@ pub fn append(path: &Path, body: Map<String, Value>) -> Result<Appended, AuditEr
         .map_err(|e| fail(&e))?;
     file.lock().map_err(|e| fail(&e))?;
     let (seq, prev) = next_link(path, &mut file)?;
+    if let Some(check) = check {
+        let mut bytes = Vec::new();
+        file.seek(SeekFrom::Start(0))
+            .and_then(|_| file.read_to_end(&mut bytes))
+            .map_err(|e| fail(&e))?;
+        check(&parse(path, &bytes)?)?;
+    }
     let len = file.metadata().map_err(|e| fail(&e))?.len();
     let mut entry = Map::new();
     entry.insert("seq".into(), seq.into());
@@ -159,6 +180,43 @@ pub struct Entry {
     pub seq: u64,
     pub sha256: String,
     pub fields: Map<String, Value>,
+}
+
+/// Every entry of the register at `path`, as far as each line is a JSON object, whether
+/// or not the chain holds (none when there is no register yet): for checks that must see
+/// every entry, which `verify` does not past a break.
+pub fn read(path: &Path) -> Result<Vec<Entry>, AuditError> {
+    match std::fs::read(path) {
+        Ok(bytes) => parse(path, &bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(AuditError::file(WHAT, path, &e)),
+    }
+}
+
+fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<Entry>, AuditError> {
+    let mut entries = Vec::new();
+    for (i, raw) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+        let n = i as u64 + 1;
+        let malformed = |problem: String| AuditError::Malformed {
+            what: WHAT,
+            path: path.to_owned(),
+            problem: format!("line {n}: {problem}; nothing was appended"),
+        };
+        let Some(line) = raw.strip_suffix(b"\n") else {
+            return Err(malformed(
+                "the entry is incomplete (a write was cut off)".into(),
+            ));
+        };
+        let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(line) else {
+            return Err(malformed("not a register entry (not a JSON object)".into()));
+        };
+        entries.push(Entry {
+            seq: fields.get("seq").and_then(Value::as_u64).unwrap_or(n),
+            sha256: line_hash(line),
+            fields,
+        });
+    }
+    Ok(entries)
 }
 
 /// What `verify` found.

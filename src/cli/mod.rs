@@ -25,8 +25,9 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  usage or pipeline error (bad arguments, pipeline file, key, a column not in the input)
-  2  policy refused the run (a rule of the policy broken, see `doel check`; or a value
-     without a canonical form where on_invalid = \"fail\")
+  2  policy refused the run (a rule of the policy broken, see `doel check`; a value
+     without a canonical form where on_invalid = \"fail\"; or a pseudonym domain the
+     register shows in use for another recipient)
   3  input or output error (file missing, unreadable, malformed; output not writable)
   4  internal error (a bug in doel: please report it)
   5  verification failed (a file, signature or register entry does not match its record)
@@ -276,6 +277,7 @@ impl CliError {
             Self::Engine(EngineError::Interrupted) => 130,
             Self::Audit(crate::audit::AuditError::File { .. }) => 3,
             Self::Audit(crate::audit::AuditError::Malformed { .. }) => 5,
+            Self::Audit(crate::audit::AuditError::Refused { .. }) => 2,
             Self::Verification(_) => 5,
             Self::NoReason | Self::Tokens { .. } => 1,
         }
@@ -508,8 +510,15 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                 }
             }
             // A register that cannot take the entry fails the run before the extract
-            // replaces a previous one, not after.
+            // replaces a previous one, not after; so does a pseudonym domain the register
+            // shows in use for another recipient.
             crate::audit::register::check_appendable(&register.path)?;
+            let entries = crate::audit::register::read(&register.path)?;
+            crate::audit::domain::check(
+                &register.path,
+                &entries,
+                crate::audit::domain::DomainUse::of(&plan.pipeline.declaration),
+            )?;
             log::plan(&plan);
             let bar = (!quiet && log_format == log::LogFormat::Text)
                 .then(progress::Bar::on_terminal)
