@@ -783,6 +783,10 @@ fn a_domain_differing_from_a_registered_one_only_in_case_or_spaces_is_refused() 
     assert_eq!(register_lines(&dir).len(), 1);
 }
 
+fn sha256_hex_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 #[test]
 fn the_reidentify_operator_is_the_os_user_not_user() {
     use std::os::unix::fs::MetadataExt;
@@ -815,4 +819,162 @@ fn the_reidentify_operator_is_the_os_user_not_user() {
     }
     let list = ok(doel(&dir).args(["register", "list"]));
     assert!(!list.contains("mallory"), "{list}");
+}
+
+/// The register with each entry's `prev` recomputed after the lines were edited, as one
+/// who can write the register could: the chain holds again.
+fn rechain(lines: &[String]) -> String {
+    let mut out = String::new();
+    let mut prev = "0".repeat(64);
+    for line in lines {
+        let mut entry: serde_json::Map<String, Value> = serde_json::from_str(line).unwrap();
+        entry.insert("prev".into(), prev.clone().into());
+        let line = serde_json::to_string(&entry).unwrap();
+        prev = sha256_hex_bytes(line.as_bytes());
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn a_signed_register_catches_an_edit_whose_chain_was_recomputed() {
+    let dir = TempDir::new().unwrap();
+    let key = signing_key(&dir);
+    let public = crate_pub(&key);
+    ok(run(&dir, &repo(RESEARCH), "x.parquet")
+        .arg("--signing-key")
+        .arg(&key));
+    for reason in ["case 1", "case 2"] {
+        ok(doel(&dir)
+            .args([
+                "reidentify",
+                "--key-file",
+                "sample-data/demo.key",
+                "--domain",
+                "onderzoek-umc-jeugd",
+                "--reason",
+                reason,
+                "--signing-key",
+            ])
+            .arg(&key)
+            .arg(token_of(DEMO_BSN)));
+    }
+    let register = dir.path().join(common::REGISTER);
+    let verify_signed = |public: &Path| {
+        let mut cmd = doel(&dir);
+        cmd.args(["register", "verify", "--public-key"]).arg(public);
+        cmd
+    };
+    let out = ok(&mut verify_signed(&public));
+    assert!(out.contains("ok       entries 1–3 signed by"), "{out}");
+    assert!(out.contains("3 entries, chain intact"), "{out}");
+    let lines = register_lines(&dir);
+    let entry: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(entry["signer"].as_str().unwrap().len(), 32);
+    assert!(lines[0].ends_with(&format!(
+        ",\"signature\":\"{}\"}}",
+        entry["signature"].as_str().unwrap()
+    )));
+    // Entry 2's reason edited and the chain recomputed after it: the chain holds, the
+    // signatures do not.
+    let mut edited_lines = lines.clone();
+    edited_lines[1] = lines[1].replace("case 1", "case 9");
+    std::fs::write(&register, rechain(&edited_lines)).unwrap();
+    ok(doel(&dir).args(["register", "verify"]));
+    let said = text(&fails(&mut verify_signed(&public), 5));
+    assert!(
+        said.contains("entry 2: its signature does not match the entry under this public key")
+            && said.contains("(and 1 more entry fails)"),
+        "{said}"
+    );
+
+    // Every signature removed and the chain recomputed: no entry is signed.
+    let stripped: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let mut entry: serde_json::Map<String, Value> = serde_json::from_str(l).unwrap();
+            entry.remove("signature");
+            entry.remove("signer");
+            serde_json::to_string(&entry).unwrap()
+        })
+        .collect();
+    std::fs::write(&register, rechain(&stripped)).unwrap();
+    ok(doel(&dir).args(["register", "verify"]));
+    assert!(text(&fails(&mut verify_signed(&public), 5)).contains("no entry is signed"));
+
+    // Another key's public key.
+    let other = TempDir::new().unwrap();
+    let other_public = crate_pub(&signing_key(&other));
+    std::fs::write(
+        &register,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .unwrap();
+    let said = text(&fails(&mut verify_signed(&other_public), 5));
+    assert!(
+        said.contains("entry 1: signed by another key (signer \""),
+        "{said}"
+    );
+
+    // An entry appended without the key: warned about, and it fails the check.
+    let out = ok_output(doel(&dir).args([
+        "reidentify",
+        "--key-file",
+        "sample-data/demo.key",
+        "--domain",
+        "onderzoek-umc-jeugd",
+        "--reason",
+        "case 3",
+        &token_of(DEMO_BSN),
+    ]));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("its last entry is signed, this one will not be"),
+        "{}",
+        text(&out)
+    );
+    let said = text(&fails(&mut verify_signed(&public), 5));
+    assert!(
+        said.contains("entry 4 is not signed, though the entries from 1 on are"),
+        "{said}"
+    );
+}
+
+fn ok_output(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    out
+}
+
+#[test]
+fn a_register_begun_unsigned_verifies_from_its_first_signed_entry() {
+    let dir = TempDir::new().unwrap();
+    ok(&mut run(&dir, &repo(RESEARCH), "x.parquet"));
+    let key = signing_key(&dir);
+    ok(run(&dir, &repo(RESEARCH), "y.parquet")
+        .arg("--signing-key")
+        .arg(&key));
+    let verify_signed = || {
+        let mut cmd = doel(&dir);
+        cmd.args(["register", "verify", "--public-key"])
+            .arg(crate_pub(&key));
+        cmd
+    };
+    let out = ok(&mut verify_signed());
+    assert!(out.contains("ok       entries 2–2 signed by"), "{out}");
+    assert!(out.contains("note     entry 1 is unsigned"), "{out}");
+    // The unsigned entry edited and the chain recomputed: entry 2's signature covers it.
+    let lines = register_lines(&dir);
+    let edited = [
+        lines[0].replace("\"rows_read\":3000", "\"rows_read\":2999"),
+        lines[1].clone(),
+    ];
+    std::fs::write(dir.path().join(common::REGISTER), rechain(&edited)).unwrap();
+    ok(doel(&dir).args(["register", "verify"]));
+    let said = text(&fails(&mut verify_signed(), 5));
+    assert!(
+        said.contains("entry 2: its signature does not match"),
+        "{said}"
+    );
 }

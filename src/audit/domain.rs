@@ -105,6 +105,7 @@ mod tests {
                 seq: i as u64 + 1,
                 sha256: String::new(),
                 fields: v.as_object().unwrap().clone(),
+                line: Vec::new(),
             })
             .collect()
     }

@@ -68,7 +68,8 @@ enum Command {
         /// stderr.
         #[arg(long, value_enum, default_value = "text")]
         log_format: log::LogFormat,
-        /// Sign the manifest with this Ed25519 key (made by `doel keygen --signing`).
+        /// Sign the manifest and the register entry with this Ed25519 key (made by
+        /// `doel keygen --signing`).
         #[arg(long, value_name = "FILE", env = "DOEL_SIGNING_KEY_FILE")]
         signing_key: Option<PathBuf>,
         #[command(flatten)]
@@ -109,6 +110,9 @@ enum Command {
         key: KeyArg,
         #[command(flatten)]
         register: RegisterArg,
+        /// Sign the register entry with this Ed25519 key (made by `doel keygen --signing`).
+        #[arg(long, value_name = "FILE", env = "DOEL_SIGNING_KEY_FILE")]
+        signing_key: Option<PathBuf>,
         /// The tokens (`t1.…`).
         #[arg(required = true)]
         tokens: Vec<String>,
@@ -179,6 +183,11 @@ enum RegisterAction {
         /// still be in the chain, which detects entries removed from the end.
         #[arg(long, value_name = "SHA256")]
         head: Option<String>,
+        /// Also check every entry's signature under this public key (`FILE.pub` from
+        /// `doel keygen --signing`): each entry from the first signed one on must be
+        /// signed by it.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
     },
 }
 
@@ -390,22 +399,37 @@ fn dispatch(command: Command) -> Result<(), CliError> {
         } => verify::manifest(&manifest, public_key.as_deref()),
         Command::Register { action } => match action {
             RegisterAction::List { register } => verify::register_list(&register.path),
-            RegisterAction::Verify { register, head } => {
-                verify::register_chain(&register.path, head.as_deref())
-            }
+            RegisterAction::Verify {
+                register,
+                head,
+                public_key,
+            } => verify::register_chain(&register.path, head.as_deref(), public_key.as_deref()),
         },
         Command::Reidentify {
             domain,
             reason,
             key,
             register,
+            signing_key,
             tokens,
         } => {
             let reason = reason
                 .filter(|r| !r.trim().is_empty())
                 .ok_or(CliError::NoReason)?;
-            let master = keyfile::load(key.key_file.as_deref(), key.strict_key_permissions)?;
-            verify::reidentify(&master, &domain, &reason, &register.path, &tokens)
+            let strict = key.strict_key_permissions;
+            let master = keyfile::load(key.key_file.as_deref(), strict)?;
+            let signing = signing_key
+                .as_deref()
+                .map(|p| keyfile::load_signing(p, strict))
+                .transpose()?;
+            verify::reidentify(
+                &master,
+                signing.as_ref(),
+                &domain,
+                &reason,
+                &register.path,
+                &tokens,
+            )
         }
         Command::Keygen {
             out,
@@ -519,6 +543,9 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                 &entries,
                 crate::audit::domain::DomainUse::of(&plan.pipeline.declaration),
             )?;
+            if signing.is_none() {
+                verify::warn_unsigned(&register.path, &entries);
+            }
             log::plan(&plan);
             let bar = (!quiet && log_format == log::LogFormat::Text)
                 .then(progress::Bar::on_terminal)

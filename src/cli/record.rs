@@ -306,6 +306,7 @@ fn write_all(
             &manifest_sha256,
             signature.is_some(),
         ),
+        context.signing,
         Some(&domain_check),
     )?;
     if plaintext_removed {

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::{CliError, print_out};
 use crate::audit::manifest::Manifest;
+use crate::audit::signing::SigningSecret;
 use crate::audit::{register, sha256_file, signing};
 use crate::kernels::keys::MasterKey;
 use crate::spec::PseudonymKind;
@@ -203,14 +204,50 @@ pub fn register_list(path: &Path) -> Result<(), CliError> {
     }
 }
 
-/// Check the register's chain; with `head`, that the entry with that hash is in it.
-pub fn register_chain(path: &Path, head: Option<&str>) -> Result<(), CliError> {
+/// Check the register's chain; with `head`, that the entry with that hash is in it; with
+/// `public_key`, every entry's signature.
+pub fn register_chain(
+    path: &Path,
+    head: Option<&str>,
+    public_key: Option<&Path>,
+) -> Result<(), CliError> {
+    let key = public_key.map(signing::load_public).transpose()?;
     let verified = register::verify(path)?;
     if let Some(problem) = verified.problem {
         return Err(CliError::Verification(format!(
             "register {}: {problem}",
             path.display()
         )));
+    }
+    if let (Some(key), Some(key_path)) = (&key, public_key) {
+        let found = register::check_signatures(&verified.entries, key);
+        if let Some(first) = found.problems.first() {
+            let more = found.problems.len() - 1;
+            return Err(CliError::Verification(format!(
+                "register {}: {first}{}",
+                path.display(),
+                match more {
+                    0 => String::new(),
+                    1 => " (and 1 more entry fails)".into(),
+                    n => format!(" (and {n} more entries fail)"),
+                }
+            )));
+        }
+        let first = found.first_signed.unwrap_or(1);
+        let last = verified.entries.last().map_or(0, |e| e.seq);
+        print_out(&format!(
+            "ok       entries {first}–{last} signed by {} (signer {})\n",
+            key_path.display(),
+            signing::fingerprint(key)
+        ));
+        let legacy = match first {
+            1 => None,
+            2 => Some("entry 1 is unsigned, from before the register's runs were signed: entry 2's signature covers what it holds, not who wrote it".to_owned()),
+            _ => Some(format!("entries 1–{} are unsigned, from before the register's runs were signed: entry {first}'s signature covers what they hold, not who wrote them", first - 1)),
+        };
+        if let Some(legacy) = legacy {
+            print_out(&format!("note     {legacy}\n"));
+        }
     }
     if let Some(head) = head {
         let head = head.trim().to_ascii_lowercase();
@@ -252,9 +289,22 @@ pub fn register_chain(path: &Path, head: Option<&str>) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Open each token in `domain`, register the use with `reason`, then print the values.
+/// Warn that the register's signed entries stop here: its last entry is signed, and the
+/// one about to be appended will not be.
+pub fn warn_unsigned(path: &Path, entries: &[register::Entry]) {
+    if entries.last().is_some_and(register::Entry::is_signed) {
+        eprintln!(
+            "warning: register {}: its last entry is signed, this one will not be (no --signing-key): `doel register verify --public-key` fails from here",
+            path.display()
+        );
+    }
+}
+
+/// Open each token in `domain`, register the use with `reason` (signed with `signing`
+/// when given), then print the values.
 pub fn reidentify(
     key: &MasterKey,
+    signing: Option<&SigningSecret>,
     domain: &str,
     reason: &str,
     register_path: &Path,
@@ -275,6 +325,12 @@ pub fn reidentify(
         })
         .collect();
     let failed = opened.iter().filter(|o| o.is_none()).count();
+    if signing.is_none() {
+        // Only a warning: a register unreadable here fails the append below, if at all.
+        if let Ok(entries) = register::read(register_path) {
+            warn_unsigned(register_path, &entries);
+        }
+    }
     let operator = crate::audit::operator();
     let body = json!({
         "kind": "reidentify",
@@ -291,7 +347,7 @@ pub fn reidentify(
     let Value::Object(body) = body else {
         unreachable!("json! of an object")
     };
-    let entry = register::append(register_path, body)?;
+    let entry = register::append(register_path, body, signing)?;
     let mut out = String::new();
     for (token, opened) in tokens.iter().zip(&opened) {
         match opened {
