@@ -783,6 +783,108 @@ fn a_domain_differing_from_a_registered_one_only_in_case_or_spaces_is_refused() 
     assert_eq!(register_lines(&dir).len(), 1);
 }
 
+/// `doel verify MANIFEST --unsigned --register REGISTER`.
+fn verify_unsigned(dir: &TempDir, manifest: &Path, register: &Path) -> Command {
+    let mut cmd = doel(dir);
+    cmd.arg("verify")
+        .arg(manifest)
+        .arg("--unsigned")
+        .arg("--register")
+        .arg(register);
+    cmd
+}
+
+#[test]
+fn verify_holds_the_manifest_and_its_files_against_the_register() {
+    let dir = TempDir::new().unwrap();
+    ok(&mut run(&dir, &repo(RESEARCH), "x.parquet"));
+    let register = dir.path().join(common::REGISTER);
+    let manifest = dir.path().join("x.parquet.manifest.json");
+    let out = ok(&mut verify_unsigned(&dir, &manifest, &register));
+    assert!(
+        out.contains("ok       register entry 1 records run"),
+        "{out}"
+    );
+    assert!(out.contains("1 file matches"), "{out}");
+
+    // The extract and the unsigned manifest edited together: they still match each
+    // other, but not the register entry.
+    let extract = dir.path().join("x.parquet");
+    let (original_extract, original_manifest) = (
+        std::fs::read(&extract).unwrap(),
+        std::fs::read_to_string(&manifest).unwrap(),
+    );
+    let mut changed = original_extract.clone();
+    let middle = changed.len() / 2;
+    changed[middle] ^= 1;
+    std::fs::write(&extract, &changed).unwrap();
+    std::fs::write(
+        &manifest,
+        original_manifest.replace(
+            &sha256_hex_bytes(&original_extract),
+            &sha256_hex_bytes(&changed),
+        ),
+    )
+    .unwrap();
+    ok(doel(&dir).arg("verify").arg(&manifest).arg("--unsigned"));
+    let out = fails(&mut verify_unsigned(&dir, &manifest, &register), 5);
+    let said = text(&out);
+    assert!(
+        said.contains(
+            "CHANGED  manifest: its SHA-256 differs from the one register entry 1 records"
+        ),
+        "{said}"
+    );
+    assert!(
+        said.contains("CHANGED  x.parquet (extract): the manifest's SHA-256 or size differs from register entry 1's; the file beside it differs from the register too"),
+        "{said}"
+    );
+    // Only the manifest edited (a declared field): named, the extract still matches.
+    std::fs::write(&extract, &original_extract).unwrap();
+    std::fs::write(
+        &manifest,
+        original_manifest.replace("UMC onderzoeksgroep Jeugd", "UMC onderzoeksgroep Jeugt"),
+    )
+    .unwrap();
+    let said = text(&fails(&mut verify_unsigned(&dir, &manifest, &register), 5));
+    assert!(
+        said.contains("CHANGED  manifest: its recipient differs from register entry 1's"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("Jeugt"),
+        "no value of the manifest is quoted: {said}"
+    );
+    std::fs::write(&manifest, &original_manifest).unwrap();
+    ok(&mut verify_unsigned(&dir, &manifest, &register));
+
+    // A register without the run's entry.
+    let elsewhere = TempDir::new().unwrap();
+    ok(&mut run(&elsewhere, &repo(RESEARCH), "x.parquet"));
+    let other_register = elsewhere.path().join(common::REGISTER);
+    let said = text(&fails(
+        &mut verify_unsigned(&dir, &manifest, &other_register),
+        5,
+    ));
+    assert!(
+        said.contains("FAILED   no register entry records run"),
+        "{said}"
+    );
+
+    // A register whose chain is broken before the entry.
+    reidentify(&dir, "case 1");
+    let lines = register_lines(&dir);
+    let edited_first = lines[0].replace("\"rows_read\":3000", "\"rows_read\":2999");
+    assert_ne!(edited_first, lines[0]);
+    std::fs::write(&register, format!("{edited_first}\n{}\n", lines[1])).unwrap();
+    let said = text(&fails(&mut verify_unsigned(&dir, &manifest, &register), 5));
+    assert!(said.contains("FAILED   register chain: line 2"), "{said}");
+    assert!(
+        said.contains("its rows_read differs from register entry 1's"),
+        "{said}"
+    );
+}
+
 fn sha256_hex_bytes(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -876,6 +978,19 @@ fn a_signed_register_catches_an_edit_whose_chain_was_recomputed() {
         ",\"signature\":\"{}\"}}",
         entry["signature"].as_str().unwrap()
     )));
+    // The manifest's verification holds the entry's signature too.
+    let out = ok(doel(&dir)
+        .arg("verify")
+        .arg(dir.path().join("x.parquet.manifest.json"))
+        .arg("--public-key")
+        .arg(&public)
+        .arg("--register")
+        .arg(&register));
+    assert!(
+        out.contains("ok       register entry 1 is signed by this public key"),
+        "{out}"
+    );
+
     // Entry 2's reason edited and the chain recomputed after it: the chain holds, the
     // signatures do not.
     let mut edited_lines = lines.clone();

@@ -4,6 +4,7 @@
 //! Nothing here holds a value from the data or key material: only names, counts,
 //! hashes and the key's fingerprint.
 
+pub mod crosscheck;
 pub mod delivery;
 pub mod domain;
 mod files;

@@ -431,6 +431,20 @@ pub fn check_signatures(entries: &[Entry], key: &signing::VerifyingKey) -> Signa
     found
 }
 
+/// The register entry of the run `run_id`, if exactly one entry records it; `Err` names
+/// the entries when more than one does.
+pub fn run_entry<'a>(entries: &'a [Entry], run_id: &str) -> Result<Option<&'a Entry>, Vec<u64>> {
+    let found: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.text("kind") == Some("run") && e.text("run_id") == Some(run_id))
+        .collect();
+    match found[..] {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        _ => Err(found.iter().map(|e| e.seq).collect()),
+    }
+}
+
 /// The default register: `doel-register.jsonl` beside the output.
 pub fn default_path(output: &Path) -> PathBuf {
     super::files::dir_of(output).join("doel-register.jsonl")

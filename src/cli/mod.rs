@@ -88,6 +88,10 @@ enum Command {
         /// who made it).
         #[arg(long, conflicts_with = "public_key")]
         unsigned: bool,
+        /// Also hold the manifest and its files against the register entry of its run
+        /// (the chain checked too; with --public-key, the entry's signature).
+        #[arg(long, value_name = "FILE")]
+        register: Option<PathBuf>,
     },
     /// The processing register: list its entries, or verify its hash chain.
     #[command(after_help = EXIT_CODES)]
@@ -396,7 +400,8 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             manifest,
             public_key,
             unsigned: _,
-        } => verify::manifest(&manifest, public_key.as_deref()),
+            register,
+        } => verify::manifest(&manifest, public_key.as_deref(), register.as_deref()),
         Command::Register { action } => match action {
             RegisterAction::List { register } => verify::register_list(&register.path),
             RegisterAction::Verify {

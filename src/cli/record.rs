@@ -325,7 +325,9 @@ fn write_all(
     })
 }
 
-/// The register entry of a run: a summary of its manifest.
+/// The register entry of a run: a summary of its manifest, with the SHA-256 of the
+/// manifest's bytes and every output's SHA-256 and size (held against them by
+/// `doel verify --register`).
 fn run_entry(m: &Manifest, path: &Path, sha256: &str, signed: bool) -> Map<String, Value> {
     let d = &m.declaration;
     let fields = json!({
@@ -344,7 +346,7 @@ fn run_entry(m: &Manifest, path: &Path, sha256: &str, signed: bool) -> Map<Strin
         "data_categories": d.data_categories,
         "rows_read": m.counts.get("rows_read"),
         "rows_written": m.counts.get("rows_written"),
-        "outputs": m.outputs.iter().map(|o| json!({"file": o.file, "sha256": o.sha256})).collect::<Vec<_>>(),
+        "outputs": m.outputs.iter().map(|o| json!({"file": o.file, "sha256": o.sha256, "bytes": o.bytes})).collect::<Vec<_>>(),
         "manifest": {"path": path.display().to_string(), "sha256": sha256, "signed": signed},
         "domain": m.pseudonyms.domain,
         "key_fingerprint": m.pseudonyms.key_fingerprint,

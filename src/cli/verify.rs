@@ -6,6 +6,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::{CliError, print_out};
+use crate::audit::crosscheck::{self, Finding};
 use crate::audit::manifest::Manifest;
 use crate::audit::signing::SigningSecret;
 use crate::audit::{register, sha256_file, signing};
@@ -13,17 +14,22 @@ use crate::kernels::keys::MasterKey;
 use crate::spec::PseudonymKind;
 
 /// Check the manifest's signature (with `public_key`) and every output file it lists
-/// that is present beside it.
-pub fn manifest(path: &Path, public_key: Option<&Path>) -> Result<(), CliError> {
+/// that is present beside it; with `register`, hold both against its run's entry there.
+pub fn manifest(
+    path: &Path,
+    public_key: Option<&Path>,
+    register_path: Option<&Path>,
+) -> Result<(), CliError> {
     let (manifest, bytes) = Manifest::read(path)?;
+    let key = public_key.map(signing::load_public).transpose()?;
+    let verified = register_path.map(register::verify).transpose()?;
     let mut report = String::new();
     let mut failures = 0;
-    match public_key {
-        Some(key_path) => {
-            let key = signing::load_public(key_path)?;
+    match (public_key, &key) {
+        (Some(key_path), Some(key)) => {
             let sig_path = signing::signature_path(path);
             match std::fs::read_to_string(&sig_path) {
-                Ok(sig) if signing::verify(&key, &bytes, &sig) => report.push_str(&format!(
+                Ok(sig) if signing::verify(key, &bytes, &sig) => report.push_str(&format!(
                     "ok       signature of {} by {}\n",
                     path.display(),
                     key_path.display()
@@ -45,16 +51,21 @@ pub fn manifest(path: &Path, public_key: Option<&Path>) -> Result<(), CliError> 
                 }
             }
         }
-        None => report.push_str("unsigned signature not checked (--unsigned): the hashes below prove integrity, not origin\n"),
+        _ => report.push_str("unsigned signature not checked (--unsigned): the hashes below prove integrity, not origin\n"),
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => std::path::PathBuf::from("."),
     };
     let mut checked = 0;
+    let mut present = crosscheck::Present::new();
     for output in &manifest.outputs {
         let file = dir.join(&output.file);
-        match sha256_file(&file) {
+        let hashed = sha256_file(&file);
+        if let Ok(found) = &hashed {
+            present.insert(output.file.clone(), found.clone());
+        }
+        match hashed {
             Ok((sha, bytes)) if sha == output.sha256 && bytes == output.bytes => {
                 checked += 1;
                 report.push_str(&format!("ok       {} ({})\n", file.display(), output.role));
@@ -95,6 +106,20 @@ pub fn manifest(path: &Path, public_key: Option<&Path>) -> Result<(), CliError> 
     if checked == 0 && failures == 0 {
         failures += 1;
         report.push_str("FAILED   no output file of the manifest is present beside it\n");
+    }
+    if let Some(verified) = &verified {
+        for finding in
+            crosscheck::against_register(&manifest, &bytes, &present, verified, key.as_ref())
+        {
+            failures += usize::from(finding.is_failure());
+            let (label, text) = match &finding {
+                Finding::Ok(t) => ("ok", t),
+                Finding::Changed(t) => ("CHANGED", t),
+                Finding::Failed(t) => ("FAILED", t),
+                Finding::Note(t) => ("note", t),
+            };
+            report.push_str(&format!("{label:<8} {text}\n"));
+        }
     }
     print_out(&report);
     if failures > 0 {
