@@ -676,3 +676,420 @@ fn the_run_report_is_self_contained_and_renders_in_chromium() {
         }
     }
 }
+
+/// The register's lines.
+fn register_lines(dir: &TempDir) -> Vec<String> {
+    std::fs::read_to_string(dir.path().join(common::REGISTER))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_pseudonym_domain_serves_one_recipient_unless_shared_on_purpose() {
+    let dir = TempDir::new().unwrap();
+    ok(&mut run(&dir, &repo(RESEARCH), "umc.parquet"));
+    const UMC: &str = r#"recipient = "UMC onderzoeksgroep Jeugd""#;
+    const CITY: &str = r#"recipient = "Gemeente Sittard-Geleen, team Jeugd""#;
+    let other_recipient = edited(&dir, RESEARCH, |t| t.replace(UMC, CITY));
+
+    // The research domain for another recipient: refused before anything is written.
+    let out = fails(&mut run(&dir, &other_recipient, "city.parquet"), 2);
+    let said = text(&out);
+    assert!(
+        said.contains(r#"entry 1: pseudonym_domain "onderzoek-umc-jeugd" is used there for recipient "UMC onderzoeksgroep Jeugd", and this pipeline's recipient is "Gemeente Sittard-Geleen, team Jeugd": their extracts would link"#),
+        "{said}"
+    );
+    assert!(said.contains("pseudonym_domain_shared_with"), "{said}");
+    assert!(!dir.path().join("city.parquet").exists());
+    assert_eq!(register_lines(&dir).len(), 1);
+
+    // The same recipient written with other case and spaces is the same recipient.
+    let same = edited(&dir, RESEARCH, |t| {
+        t.replace(UMC, r#"recipient = "umc onderzoeksgroep jeugd ""#)
+    });
+    ok(&mut run(&dir, &same, "umc2.parquet"));
+
+    // Declared shared on purpose: the run goes ahead, and the sharing is recorded.
+    let shared = edited(&dir, RESEARCH, |t| {
+        t.replace(
+            UMC,
+            &format!("{CITY}\npseudonym_domain_shared_with = [\"UMC onderzoeksgroep jeugd\"]"),
+        )
+    });
+    let plan = ok(doel(&dir)
+        .arg("plan")
+        .arg(&shared)
+        .args(["--run-date", RUN_DATE]));
+    assert!(
+        plan.contains("onderzoek-umc-jeugd (shared on purpose with UMC onderzoeksgroep jeugd:"),
+        "{plan}"
+    );
+    ok(&mut run(&dir, &shared, "city.parquet"));
+    let entry: Value = serde_json::from_str(&register_lines(&dir)[2]).unwrap();
+    assert_eq!(
+        entry["domain_shared_with"],
+        serde_json::json!(["UMC onderzoeksgroep jeugd"])
+    );
+    let m = json(&dir.path().join("city.parquet.manifest.json"));
+    assert_eq!(
+        m["pseudonyms"]["shared_with"],
+        serde_json::json!(["UMC onderzoeksgroep jeugd"])
+    );
+    // A manifest of a domain not shared holds no such field (as before).
+    assert!(
+        json(&dir.path().join("umc.parquet.manifest.json"))["pseudonyms"]
+            .get("shared_with")
+            .is_none()
+    );
+
+    // The research pipeline, which does not name the municipality, is now refused: the
+    // sharing must be declared in both pipelines.
+    let out = fails(&mut run(&dir, &repo(RESEARCH), "umc3.parquet"), 2);
+    assert!(
+        text(&out).contains(r#"entry 3: pseudonym_domain "onderzoek-umc-jeugd" is used there for recipient "Gemeente Sittard-Geleen, team Jeugd""#),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_domain_differing_from_a_registered_one_only_in_case_or_spaces_is_refused() {
+    let dir = TempDir::new().unwrap();
+    ok(&mut run(&dir, &repo(RESEARCH), "x.parquet"));
+    const DOMAIN: &str = r#"pseudonym_domain = "onderzoek-umc-jeugd""#;
+    let upper = edited(&dir, RESEARCH, |t| {
+        t.replace(DOMAIN, r#"pseudonym_domain = "Onderzoek-UMC-Jeugd""#)
+    });
+    let out = fails(&mut run(&dir, &upper, "y.parquet"), 2);
+    assert!(
+        text(&out).contains(r#"entry 1: pseudonym_domain "Onderzoek-UMC-Jeugd" differs from "onderzoek-umc-jeugd", used there for recipient "UMC onderzoeksgroep Jeugd", only in case, width or surrounding spaces"#),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.path().join("y.parquet").exists());
+    // Spaces around a domain are refused by the pipeline's own check (exit 1), register
+    // or not.
+    let spaced = edited(&dir, RESEARCH, |t| {
+        t.replace(DOMAIN, r#"pseudonym_domain = "onderzoek-umc-jeugd ""#)
+    });
+    let out = fails(&mut run(&dir, &spaced, "y.parquet"), 1);
+    assert!(
+        text(&out).contains("pseudonym_domain begins or ends with white space"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(register_lines(&dir).len(), 1);
+}
+
+/// `doel verify MANIFEST --unsigned --register REGISTER`.
+fn verify_unsigned(dir: &TempDir, manifest: &Path, register: &Path) -> Command {
+    let mut cmd = doel(dir);
+    cmd.arg("verify")
+        .arg(manifest)
+        .arg("--unsigned")
+        .arg("--register")
+        .arg(register);
+    cmd
+}
+
+#[test]
+fn verify_holds_the_manifest_and_its_files_against_the_register() {
+    let dir = TempDir::new().unwrap();
+    ok(&mut run(&dir, &repo(RESEARCH), "x.parquet"));
+    let register = dir.path().join(common::REGISTER);
+    let manifest = dir.path().join("x.parquet.manifest.json");
+    let out = ok(&mut verify_unsigned(&dir, &manifest, &register));
+    assert!(
+        out.contains("ok       register entry 1 records run"),
+        "{out}"
+    );
+    assert!(out.contains("1 file matches"), "{out}");
+
+    // The extract and the unsigned manifest edited together: they still match each
+    // other, but not the register entry.
+    let extract = dir.path().join("x.parquet");
+    let (original_extract, original_manifest) = (
+        std::fs::read(&extract).unwrap(),
+        std::fs::read_to_string(&manifest).unwrap(),
+    );
+    let mut changed = original_extract.clone();
+    let middle = changed.len() / 2;
+    changed[middle] ^= 1;
+    std::fs::write(&extract, &changed).unwrap();
+    std::fs::write(
+        &manifest,
+        original_manifest.replace(
+            &sha256_hex_bytes(&original_extract),
+            &sha256_hex_bytes(&changed),
+        ),
+    )
+    .unwrap();
+    ok(doel(&dir).arg("verify").arg(&manifest).arg("--unsigned"));
+    let out = fails(&mut verify_unsigned(&dir, &manifest, &register), 5);
+    let said = text(&out);
+    assert!(
+        said.contains(
+            "CHANGED  manifest: its SHA-256 differs from the one register entry 1 records"
+        ),
+        "{said}"
+    );
+    assert!(
+        said.contains("CHANGED  x.parquet (extract): the manifest's SHA-256 or size differs from register entry 1's; the file beside it differs from the register too"),
+        "{said}"
+    );
+    // Only the manifest edited (a declared field): named, the extract still matches.
+    std::fs::write(&extract, &original_extract).unwrap();
+    std::fs::write(
+        &manifest,
+        original_manifest.replace("UMC onderzoeksgroep Jeugd", "UMC onderzoeksgroep Jeugt"),
+    )
+    .unwrap();
+    let said = text(&fails(&mut verify_unsigned(&dir, &manifest, &register), 5));
+    assert!(
+        said.contains("CHANGED  manifest: its recipient differs from register entry 1's"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("Jeugt"),
+        "no value of the manifest is quoted: {said}"
+    );
+    std::fs::write(&manifest, &original_manifest).unwrap();
+    ok(&mut verify_unsigned(&dir, &manifest, &register));
+
+    // A register without the run's entry.
+    let elsewhere = TempDir::new().unwrap();
+    ok(&mut run(&elsewhere, &repo(RESEARCH), "x.parquet"));
+    let other_register = elsewhere.path().join(common::REGISTER);
+    let said = text(&fails(
+        &mut verify_unsigned(&dir, &manifest, &other_register),
+        5,
+    ));
+    assert!(
+        said.contains("FAILED   no register entry records run"),
+        "{said}"
+    );
+
+    // A register whose chain is broken before the entry.
+    reidentify(&dir, "case 1");
+    let lines = register_lines(&dir);
+    let edited_first = lines[0].replace("\"rows_read\":3000", "\"rows_read\":2999");
+    assert_ne!(edited_first, lines[0]);
+    std::fs::write(&register, format!("{edited_first}\n{}\n", lines[1])).unwrap();
+    let said = text(&fails(&mut verify_unsigned(&dir, &manifest, &register), 5));
+    assert!(said.contains("FAILED   register chain: line 2"), "{said}");
+    assert!(
+        said.contains("its rows_read differs from register entry 1's"),
+        "{said}"
+    );
+}
+
+fn sha256_hex_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[test]
+fn the_reidentify_operator_is_the_os_user_not_user() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = TempDir::new().unwrap();
+    ok(doel(&dir)
+        .env("USER", "mallory")
+        .env("LOGNAME", "mallory")
+        .args([
+            "reidentify",
+            "--key-file",
+            "sample-data/demo.key",
+            "--domain",
+            "onderzoek-umc-jeugd",
+            "--reason",
+            "case 1",
+            &token_of(DEMO_BSN),
+        ]));
+    let entry: Value = serde_json::from_str(&register_lines(&dir)[0]).unwrap();
+    // The uid of this process, as the owner of a file it made.
+    let uid = std::fs::metadata(dir.path().join(common::REGISTER))
+        .unwrap()
+        .uid();
+    assert_eq!(entry["operator_uid"], uid);
+    assert_ne!(entry["operator"], "mallory");
+    if let Ok(id) = std::process::Command::new("id").arg("-un").output()
+        && id.status.success()
+    {
+        let name = String::from_utf8(id.stdout).unwrap();
+        assert_eq!(entry["operator"], name.trim());
+    }
+    let list = ok(doel(&dir).args(["register", "list"]));
+    assert!(!list.contains("mallory"), "{list}");
+}
+
+/// The register with each entry's `prev` recomputed after the lines were edited, as one
+/// who can write the register could: the chain holds again.
+fn rechain(lines: &[String]) -> String {
+    let mut out = String::new();
+    let mut prev = "0".repeat(64);
+    for line in lines {
+        let mut entry: serde_json::Map<String, Value> = serde_json::from_str(line).unwrap();
+        entry.insert("prev".into(), prev.clone().into());
+        let line = serde_json::to_string(&entry).unwrap();
+        prev = sha256_hex_bytes(line.as_bytes());
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn a_signed_register_catches_an_edit_whose_chain_was_recomputed() {
+    let dir = TempDir::new().unwrap();
+    let key = signing_key(&dir);
+    let public = crate_pub(&key);
+    ok(run(&dir, &repo(RESEARCH), "x.parquet")
+        .arg("--signing-key")
+        .arg(&key));
+    for reason in ["case 1", "case 2"] {
+        ok(doel(&dir)
+            .args([
+                "reidentify",
+                "--key-file",
+                "sample-data/demo.key",
+                "--domain",
+                "onderzoek-umc-jeugd",
+                "--reason",
+                reason,
+                "--signing-key",
+            ])
+            .arg(&key)
+            .arg(token_of(DEMO_BSN)));
+    }
+    let register = dir.path().join(common::REGISTER);
+    let verify_signed = |public: &Path| {
+        let mut cmd = doel(&dir);
+        cmd.args(["register", "verify", "--public-key"]).arg(public);
+        cmd
+    };
+    let out = ok(&mut verify_signed(&public));
+    assert!(out.contains("ok       entries 1–3 signed by"), "{out}");
+    assert!(out.contains("3 entries, chain intact"), "{out}");
+    let lines = register_lines(&dir);
+    let entry: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(entry["signer"].as_str().unwrap().len(), 32);
+    assert!(lines[0].ends_with(&format!(
+        ",\"signature\":\"{}\"}}",
+        entry["signature"].as_str().unwrap()
+    )));
+    // The manifest's verification holds the entry's signature too.
+    let out = ok(doel(&dir)
+        .arg("verify")
+        .arg(dir.path().join("x.parquet.manifest.json"))
+        .arg("--public-key")
+        .arg(&public)
+        .arg("--register")
+        .arg(&register));
+    assert!(
+        out.contains("ok       register entry 1 is signed by this public key"),
+        "{out}"
+    );
+
+    // Entry 2's reason edited and the chain recomputed after it: the chain holds, the
+    // signatures do not.
+    let mut edited_lines = lines.clone();
+    edited_lines[1] = lines[1].replace("case 1", "case 9");
+    std::fs::write(&register, rechain(&edited_lines)).unwrap();
+    ok(doel(&dir).args(["register", "verify"]));
+    let said = text(&fails(&mut verify_signed(&public), 5));
+    assert!(
+        said.contains("entry 2: its signature does not match the entry under this public key")
+            && said.contains("(and 1 more entry fails)"),
+        "{said}"
+    );
+
+    // Every signature removed and the chain recomputed: no entry is signed.
+    let stripped: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let mut entry: serde_json::Map<String, Value> = serde_json::from_str(l).unwrap();
+            entry.remove("signature");
+            entry.remove("signer");
+            serde_json::to_string(&entry).unwrap()
+        })
+        .collect();
+    std::fs::write(&register, rechain(&stripped)).unwrap();
+    ok(doel(&dir).args(["register", "verify"]));
+    assert!(text(&fails(&mut verify_signed(&public), 5)).contains("no entry is signed"));
+
+    // Another key's public key.
+    let other = TempDir::new().unwrap();
+    let other_public = crate_pub(&signing_key(&other));
+    std::fs::write(
+        &register,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .unwrap();
+    let said = text(&fails(&mut verify_signed(&other_public), 5));
+    assert!(
+        said.contains("entry 1: signed by another key (signer \""),
+        "{said}"
+    );
+
+    // An entry appended without the key: warned about, and it fails the check.
+    let out = ok_output(doel(&dir).args([
+        "reidentify",
+        "--key-file",
+        "sample-data/demo.key",
+        "--domain",
+        "onderzoek-umc-jeugd",
+        "--reason",
+        "case 3",
+        &token_of(DEMO_BSN),
+    ]));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("its last entry is signed, this one will not be"),
+        "{}",
+        text(&out)
+    );
+    let said = text(&fails(&mut verify_signed(&public), 5));
+    assert!(
+        said.contains("entry 4 is not signed, though the entries from 1 on are"),
+        "{said}"
+    );
+}
+
+fn ok_output(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    out
+}
+
+#[test]
+fn a_register_begun_unsigned_verifies_from_its_first_signed_entry() {
+    let dir = TempDir::new().unwrap();
+    ok(&mut run(&dir, &repo(RESEARCH), "x.parquet"));
+    let key = signing_key(&dir);
+    ok(run(&dir, &repo(RESEARCH), "y.parquet")
+        .arg("--signing-key")
+        .arg(&key));
+    let verify_signed = || {
+        let mut cmd = doel(&dir);
+        cmd.args(["register", "verify", "--public-key"])
+            .arg(crate_pub(&key));
+        cmd
+    };
+    let out = ok(&mut verify_signed());
+    assert!(out.contains("ok       entries 2–2 signed by"), "{out}");
+    assert!(out.contains("note     entry 1 is unsigned"), "{out}");
+    // The unsigned entry edited and the chain recomputed: entry 2's signature covers it.
+    let lines = register_lines(&dir);
+    let edited = [
+        lines[0].replace("\"rows_read\":3000", "\"rows_read\":2999"),
+        lines[1].clone(),
+    ];
+    std::fs::write(dir.path().join(common::REGISTER), rechain(&edited)).unwrap();
+    ok(doel(&dir).args(["register", "verify"]));
+    let said = text(&fails(&mut verify_signed(), 5));
+    assert!(
+        said.contains("entry 2: its signature does not match"),
+        "{said}"
+    );
+}

@@ -126,6 +126,10 @@ pub struct Pseudonyms {
     pub spec: String,
     pub domain: String,
     pub key_fingerprint: String,
+    /// The recipients the pipeline shares the domain with on purpose (their extracts
+    /// link with this one); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_with: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -203,6 +207,7 @@ impl Manifest {
                 spec: SPEC_VERSION.into(),
                 domain: d.pseudonym_domain.clone(),
                 key_fingerprint: facts.key_fingerprint.into(),
+                shared_with: d.pseudonym_domain_shared_with.clone(),
             },
             delivery: plan.pipeline.delivery.as_ref().map(|d| Delivery {
                 recipients: d.recipients.clone(),

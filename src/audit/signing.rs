@@ -1,11 +1,12 @@
-//! Ed25519 signatures over manifests. The signing key file holds the 32-byte secret seed
+//! Ed25519 signatures over manifests and register entries. The signing key file holds the 32-byte secret seed
 //! as 64 hex characters (mode 0600, like the pseudonym key); the public key file beside
 //! it (`FILE.pub`) holds the 32-byte public key as 64 hex characters, to hand to anyone
 //! who must verify. A signature file holds the 64-byte signature as 128 hex characters.
 
 use std::path::{Path, PathBuf};
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+pub use ed25519_dalek::VerifyingKey;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
 use zeroize::Zeroizing;
 
 use super::AuditError;
@@ -45,6 +46,18 @@ impl SigningSecret {
     pub fn sign(&self, message: &[u8]) -> String {
         hex::encode(self.0.sign(message).to_bytes())
     }
+
+    /// The public key's fingerprint (see [`fingerprint`]).
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.0.verifying_key())
+    }
+}
+
+/// A public key's fingerprint, as register entries name their signer: the first 16
+/// bytes of the SHA-256 of its 32 bytes, as 32 hex characters.
+pub fn fingerprint(key: &VerifyingKey) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(key.to_bytes())[..16])
 }
 
 /// Where the public key of the signing key `path` goes: `PATH.pub`.

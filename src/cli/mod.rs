@@ -25,8 +25,9 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  usage or pipeline error (bad arguments, pipeline file, key, a column not in the input)
-  2  policy refused the run (a rule of the policy broken, see `doel check`; or a value
-     without a canonical form where on_invalid = \"fail\")
+  2  policy refused the run (a rule of the policy broken, see `doel check`; a value
+     without a canonical form where on_invalid = \"fail\"; or a pseudonym domain the
+     register shows in use for another recipient)
   3  input or output error (file missing, unreadable, malformed; output not writable)
   4  internal error (a bug in doel: please report it)
   5  verification failed (a file, signature or register entry does not match its record)
@@ -68,7 +69,8 @@ enum Command {
         /// stderr.
         #[arg(long, value_enum, default_value = "text")]
         log_format: log::LogFormat,
-        /// Sign the manifest with this Ed25519 key (made by `doel keygen --signing`).
+        /// Sign the manifest and the register entry with this Ed25519 key (made by
+        /// `doel keygen --signing`).
         #[arg(long, value_name = "FILE", env = "DOEL_SIGNING_KEY_FILE")]
         signing_key: Option<PathBuf>,
         #[command(flatten)]
@@ -87,6 +89,10 @@ enum Command {
         /// who made it).
         #[arg(long, conflicts_with = "public_key")]
         unsigned: bool,
+        /// Also hold the manifest and its files against the register entry of its run
+        /// (the chain checked too; with --public-key, the entry's signature).
+        #[arg(long, value_name = "FILE")]
+        register: Option<PathBuf>,
     },
     /// The processing register: list its entries, or verify its hash chain.
     #[command(after_help = EXIT_CODES)]
@@ -109,6 +115,9 @@ enum Command {
         key: KeyArg,
         #[command(flatten)]
         register: RegisterArg,
+        /// Sign the register entry with this Ed25519 key (made by `doel keygen --signing`).
+        #[arg(long, value_name = "FILE", env = "DOEL_SIGNING_KEY_FILE")]
+        signing_key: Option<PathBuf>,
         /// The tokens (`t1.…`).
         #[arg(required = true)]
         tokens: Vec<String>,
@@ -179,6 +188,11 @@ enum RegisterAction {
         /// still be in the chain, which detects entries removed from the end.
         #[arg(long, value_name = "SHA256")]
         head: Option<String>,
+        /// Also check every entry's signature under this public key (`FILE.pub` from
+        /// `doel keygen --signing`): each entry from the first signed one on must be
+        /// signed by it.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
     },
 }
 
@@ -287,6 +301,7 @@ impl CliError {
             Self::Engine(EngineError::Interrupted) => 130,
             Self::Audit(crate::audit::AuditError::File { .. }) => 3,
             Self::Audit(crate::audit::AuditError::Malformed { .. }) => 5,
+            Self::Audit(crate::audit::AuditError::Refused { .. }) => 2,
             Self::Verification(_) => 5,
             Self::NoReason | Self::Unprintable(_) | Self::Tokens { .. } => 1,
         }
@@ -425,25 +440,41 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             manifest,
             public_key,
             unsigned: _,
-        } => verify::manifest(&manifest, public_key.as_deref()),
+            register,
+        } => verify::manifest(&manifest, public_key.as_deref(), register.as_deref()),
         Command::Register { action } => match action {
             RegisterAction::List { register } => verify::register_list(&register.path),
-            RegisterAction::Verify { register, head } => {
-                verify::register_chain(&register.path, head.as_deref())
-            }
+            RegisterAction::Verify {
+                register,
+                head,
+                public_key,
+            } => verify::register_chain(&register.path, head.as_deref(), public_key.as_deref()),
         },
         Command::Reidentify {
             domain,
             reason,
             key,
             register,
+            signing_key,
             tokens,
         } => {
             let reason = reason
                 .filter(|r| !r.trim().is_empty())
                 .ok_or(CliError::NoReason)?;
-            let master = keyfile::load(key.key_file.as_deref(), key.strict_key_permissions)?;
-            verify::reidentify(&master, &domain, &reason, &register.path, &tokens)
+            let strict = key.strict_key_permissions;
+            let master = keyfile::load(key.key_file.as_deref(), strict)?;
+            let signing = signing_key
+                .as_deref()
+                .map(|p| keyfile::load_signing(p, strict))
+                .transpose()?;
+            verify::reidentify(
+                &master,
+                signing.as_ref(),
+                &domain,
+                &reason,
+                &register.path,
+                &tokens,
+            )
         }
         Command::Keygen {
             out,
@@ -548,8 +579,18 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                 }
             }
             // A register that cannot take the entry fails the run before the extract
-            // replaces a previous one, not after.
+            // replaces a previous one, not after; so does a pseudonym domain the register
+            // shows in use for another recipient.
             crate::audit::register::check_appendable(&register.path)?;
+            let entries = crate::audit::register::read(&register.path)?;
+            crate::audit::domain::check(
+                &register.path,
+                &entries,
+                crate::audit::domain::DomainUse::of(&plan.pipeline.declaration),
+            )?;
+            if signing.is_none() {
+                verify::warn_unsigned(&register.path, &entries);
+            }
             log::plan(&plan);
             let bar = (!quiet && log_format == log::LogFormat::Text)
                 .then(progress::Bar::on_terminal)

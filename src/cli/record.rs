@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+use crate::audit::domain::{self, DomainUse};
 use crate::audit::manifest::{self, FileRecord, Manifest, OutputRecord, RunFacts};
 use crate::audit::register::{self, Appended};
 use crate::audit::signing::{self, SigningSecret};
@@ -298,14 +299,26 @@ fn write_all(
         }
     }
     let plaintext_removed = delivery_spec.is_some_and(|d| !d.keep_plaintext);
-    let entry = register::append(
-        &context.register,
+    // Checked again under the register's lock: a run for another recipient may have
+    // taken the domain since this run began.
+    let register_path = &context.register;
+    let domain_check = |entries: &[register::Entry]| {
+        domain::check(
+            register_path,
+            entries,
+            DomainUse::of(&plan.pipeline.declaration),
+        )
+    };
+    let entry = register::append_checked(
+        register_path,
         run_entry(
             &manifest,
             &manifest_path,
             &manifest_sha256,
             signature.is_some(),
         ),
+        context.signing,
+        Some(&domain_check),
     )?;
     if plaintext_removed {
         // Recorded as not kept; removing it is the last step, after the register entry.
@@ -323,7 +336,9 @@ fn write_all(
     })
 }
 
-/// The register entry of a run: a summary of its manifest.
+/// The register entry of a run: a summary of its manifest, with the SHA-256 of the
+/// manifest's bytes and every output's SHA-256 and size (held against them by
+/// `doel verify --register`).
 fn run_entry(m: &Manifest, path: &Path, sha256: &str, signed: bool) -> Map<String, Value> {
     let d = &m.declaration;
     let fields = json!({
@@ -342,15 +357,22 @@ fn run_entry(m: &Manifest, path: &Path, sha256: &str, signed: bool) -> Map<Strin
         "data_categories": d.data_categories,
         "rows_read": m.counts.get("rows_read"),
         "rows_written": m.counts.get("rows_written"),
-        "outputs": m.outputs.iter().map(|o| json!({"file": o.file, "sha256": o.sha256})).collect::<Vec<_>>(),
+        "outputs": m.outputs.iter().map(|o| json!({"file": o.file, "sha256": o.sha256, "bytes": o.bytes})).collect::<Vec<_>>(),
         "manifest": {"path": path.display().to_string(), "sha256": sha256, "signed": signed},
         "domain": m.pseudonyms.domain,
         "key_fingerprint": m.pseudonyms.key_fingerprint,
     });
-    match fields {
+    let mut map = match fields {
         Value::Object(map) => map,
         _ => Map::new(),
+    };
+    if !m.pseudonyms.shared_with.is_empty() {
+        map.insert(
+            "domain_shared_with".into(),
+            m.pseudonyms.shared_with.clone().into(),
+        );
     }
+    map
 }
 
 /// A new random run id (128 bits, hex).

@@ -6,23 +6,30 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::{CliError, print_out};
+use crate::audit::crosscheck::{self, Finding};
 use crate::audit::manifest::Manifest;
+use crate::audit::signing::SigningSecret;
 use crate::audit::{register, sha256_file, signing};
 use crate::kernels::keys::MasterKey;
 use crate::spec::PseudonymKind;
 
 /// Check the manifest's signature (with `public_key`) and every output file it lists
-/// that is present beside it.
-pub fn manifest(path: &Path, public_key: Option<&Path>) -> Result<(), CliError> {
+/// that is present beside it; with `register`, hold both against its run's entry there.
+pub fn manifest(
+    path: &Path,
+    public_key: Option<&Path>,
+    register_path: Option<&Path>,
+) -> Result<(), CliError> {
     let (manifest, bytes) = Manifest::read(path)?;
+    let key = public_key.map(signing::load_public).transpose()?;
+    let verified = register_path.map(register::verify).transpose()?;
     let mut report = String::new();
     let mut failures = 0;
-    match public_key {
-        Some(key_path) => {
-            let key = signing::load_public(key_path)?;
+    match (public_key, &key) {
+        (Some(key_path), Some(key)) => {
             let sig_path = signing::signature_path(path);
             match std::fs::read_to_string(&sig_path) {
-                Ok(sig) if signing::verify(&key, &bytes, &sig) => report.push_str(&format!(
+                Ok(sig) if signing::verify(key, &bytes, &sig) => report.push_str(&format!(
                     "ok       signature of {} by {}\n",
                     path.display(),
                     key_path.display()
@@ -44,16 +51,21 @@ pub fn manifest(path: &Path, public_key: Option<&Path>) -> Result<(), CliError> 
                 }
             }
         }
-        None => report.push_str("unsigned signature not checked (--unsigned): the hashes below prove integrity, not origin\n"),
+        _ => report.push_str("unsigned signature not checked (--unsigned): the hashes below prove integrity, not origin\n"),
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => std::path::PathBuf::from("."),
     };
     let mut checked = 0;
+    let mut present = crosscheck::Present::new();
     for output in &manifest.outputs {
         let file = dir.join(&output.file);
-        match sha256_file(&file) {
+        let hashed = sha256_file(&file);
+        if let Ok(found) = &hashed {
+            present.insert(output.file.clone(), found.clone());
+        }
+        match hashed {
             Ok((sha, bytes)) if sha == output.sha256 && bytes == output.bytes => {
                 checked += 1;
                 report.push_str(&format!("ok       {} ({})\n", file.display(), output.role));
@@ -94,6 +106,20 @@ pub fn manifest(path: &Path, public_key: Option<&Path>) -> Result<(), CliError> 
     if checked == 0 && failures == 0 {
         failures += 1;
         report.push_str("FAILED   no output file of the manifest is present beside it\n");
+    }
+    if let Some(verified) = &verified {
+        for finding in
+            crosscheck::against_register(&manifest, &bytes, &present, verified, key.as_ref())
+        {
+            failures += usize::from(finding.is_failure());
+            let (label, text) = match &finding {
+                Finding::Ok(t) => ("ok", t),
+                Finding::Changed(t) => ("CHANGED", t),
+                Finding::Failed(t) => ("FAILED", t),
+                Finding::Note(t) => ("note", t),
+            };
+            report.push_str(&format!("{label:<8} {text}\n"));
+        }
     }
     print_out(&report);
     if failures > 0 {
@@ -142,7 +168,13 @@ pub fn register_list(path: &Path) -> Result<(), CliError> {
                 "reidentify".into(),
                 text(f, "domain").into(),
                 text(f, "reason").into(),
-                format!("by {}", text(f, "operator")),
+                match (
+                    text(f, "operator"),
+                    f.get("operator_uid").and_then(Value::as_u64),
+                ) {
+                    ("", Some(uid)) => format!("by uid {uid}"),
+                    (name, _) => format!("by {name}"),
+                },
                 format!(
                     "{} tokens",
                     f.get("tokens").and_then(Value::as_u64).unwrap_or(0)
@@ -197,14 +229,50 @@ pub fn register_list(path: &Path) -> Result<(), CliError> {
     }
 }
 
-/// Check the register's chain; with `head`, that the entry with that hash is in it.
-pub fn register_chain(path: &Path, head: Option<&str>) -> Result<(), CliError> {
+/// Check the register's chain; with `head`, that the entry with that hash is in it; with
+/// `public_key`, every entry's signature.
+pub fn register_chain(
+    path: &Path,
+    head: Option<&str>,
+    public_key: Option<&Path>,
+) -> Result<(), CliError> {
+    let key = public_key.map(signing::load_public).transpose()?;
     let verified = register::verify(path)?;
     if let Some(problem) = verified.problem {
         return Err(CliError::Verification(format!(
             "register {}: {problem}",
             path.display()
         )));
+    }
+    if let (Some(key), Some(key_path)) = (&key, public_key) {
+        let found = register::check_signatures(&verified.entries, key);
+        if let Some(first) = found.problems.first() {
+            let more = found.problems.len() - 1;
+            return Err(CliError::Verification(format!(
+                "register {}: {first}{}",
+                path.display(),
+                match more {
+                    0 => String::new(),
+                    1 => " (and 1 more entry fails)".into(),
+                    n => format!(" (and {n} more entries fail)"),
+                }
+            )));
+        }
+        let first = found.first_signed.unwrap_or(1);
+        let last = verified.entries.last().map_or(0, |e| e.seq);
+        print_out(&format!(
+            "ok       entries {first}–{last} signed by {} (signer {})\n",
+            key_path.display(),
+            signing::fingerprint(key)
+        ));
+        let legacy = match first {
+            1 => None,
+            2 => Some("entry 1 is unsigned, from before the register's runs were signed: entry 2's signature covers what it holds, not who wrote it".to_owned()),
+            _ => Some(format!("entries 1–{} are unsigned, from before the register's runs were signed: entry {first}'s signature covers what they hold, not who wrote them", first - 1)),
+        };
+        if let Some(legacy) = legacy {
+            print_out(&format!("note     {legacy}\n"));
+        }
     }
     if let Some(head) = head {
         let head = head.trim().to_ascii_lowercase();
@@ -246,9 +314,22 @@ pub fn register_chain(path: &Path, head: Option<&str>) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Open each token in `domain`, register the use with `reason`, then print the values.
+/// Warn that the register's signed entries stop here: its last entry is signed, and the
+/// one about to be appended will not be.
+pub fn warn_unsigned(path: &Path, entries: &[register::Entry]) {
+    if entries.last().is_some_and(register::Entry::is_signed) {
+        eprintln!(
+            "warning: register {}: its last entry is signed, this one will not be (no --signing-key): `doel register verify --public-key` fails from here",
+            path.display()
+        );
+    }
+}
+
+/// Open each token in `domain`, register the use with `reason` (signed with `signing`
+/// when given), then print the values.
 pub fn reidentify(
     key: &MasterKey,
+    signing: Option<&SigningSecret>,
     domain: &str,
     reason: &str,
     register_path: &Path,
@@ -269,12 +350,20 @@ pub fn reidentify(
         })
         .collect();
     let failed = opened.iter().filter(|o| o.is_none()).count();
+    if signing.is_none() {
+        // Only a warning: a register unreadable here fails the append below, if at all.
+        if let Ok(entries) = register::read(register_path) {
+            warn_unsigned(register_path, &entries);
+        }
+    }
+    let operator = crate::audit::operator();
     let body = json!({
         "kind": "reidentify",
         "time": crate::audit::now_utc(),
         "domain": domain,
         "reason": reason,
-        "operator": std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+        "operator": operator.name,
+        "operator_uid": operator.uid,
         "tokens": tokens.len(),
         "opened": tokens.len() - failed,
         "token_sha256": tokens.iter().map(|t| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(t.trim().as_bytes()))).collect::<Vec<_>>(),
@@ -283,7 +372,7 @@ pub fn reidentify(
     let Value::Object(body) = body else {
         unreachable!("json! of an object")
     };
-    let entry = register::append(register_path, body)?;
+    let entry = register::append(register_path, body, signing)?;
     let mut out = String::new();
     for (token, opened) in tokens.iter().zip(&opened) {
         match opened {

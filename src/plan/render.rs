@@ -24,11 +24,20 @@ impl fmt::Display for Plan {
         if let Some(description) = &d.description {
             writeln!(f, "about      {description}")?;
         }
-        writeln!(
-            f,
-            "domain     {} (pseudonyms link within this domain only)",
-            d.pseudonym_domain
-        )?;
+        if d.pseudonym_domain_shared_with.is_empty() {
+            writeln!(
+                f,
+                "domain     {} (pseudonyms link within this domain only)",
+                d.pseudonym_domain
+            )?;
+        } else {
+            writeln!(
+                f,
+                "domain     {} (shared on purpose with {}: their extracts link with this one)",
+                d.pseudonym_domain,
+                d.pseudonym_domain_shared_with.join("; ")
+            )?;
+        }
         writeln!(
             f,
             "reference  {} (ages are computed on this day)",

@@ -15,5 +15,5 @@ pub use pipeline::{
 };
 pub use validate::{
     Column, Delivery, Exception, Generalise, HierarchyStep, Input, LinkPart, Microdata, Operation,
-    Output, Pipeline, SmallArea, SpecError, Table,
+    Output, Pipeline, SmallArea, SpecError, Table, folded,
 };

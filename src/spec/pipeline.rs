@@ -50,6 +50,10 @@ pub struct Declaration {
     pub security_measures: Vec<String>,
     /// One pseudonym domain per recipient or study: pseudonyms link within it only.
     pub pseudonym_domain: String,
+    /// Recipients whose extracts this domain is shared with on purpose: a run is refused
+    /// when the register shows the domain used for a recipient not named here.
+    #[serde(default)]
+    pub pseudonym_domain_shared_with: Vec<String>,
     /// The data catalogue of the export (a path, relative to the current directory).
     pub catalogue: String,
     /// The law that requires the BSN in clear: only for purpose `legal-obligation`.

@@ -73,6 +73,57 @@ impl SpecError {
     }
 }
 
+/// The form in which pseudonym domains and recipients are compared: without surrounding
+/// white space, NFKC-normalised and case-folded (the lowercase of the uppercase, so that
+/// `ß` and `SS` compare equal). Two texts with the same form look alike to a reader.
+pub fn folded(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let compatible: String = text.trim().nfkc().collect();
+    compatible
+        .to_uppercase()
+        .to_lowercase()
+        .nfkc()
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// A domain is used byte for byte to derive its pseudonyms' key, so one that a reader
+/// cannot tell from another (surrounding spaces, an invisible character) is refused; and
+/// `pseudonym_domain_shared_with` must name recipients other than the pipeline's own.
+fn check_domain(d: &Declaration) -> Result<(), String> {
+    use unicode_general_category::{GeneralCategory as G, get_general_category};
+    let domain = &d.pseudonym_domain;
+    if domain.trim() != domain {
+        return Err("[pipeline] pseudonym_domain begins or ends with white space: pseudonyms are made from its exact text, so it would look like a domain it does not link with; remove the spaces".into());
+    }
+    if let Some(c) = domain.chars().find(|&c| {
+        matches!(
+            get_general_category(c),
+            G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator
+        )
+    }) {
+        return Err(format!(
+            "[pipeline] pseudonym_domain holds the invisible character U+{:04X}: it would look like a domain it does not link with",
+            c as u32
+        ));
+    }
+    let own = folded(&d.recipient);
+    for (i, other) in d.pseudonym_domain_shared_with.iter().enumerate() {
+        if other.trim().is_empty() {
+            return Err(format!(
+                "[pipeline] pseudonym_domain_shared_with[{i}] is empty: name the recipient the domain is shared with"
+            ));
+        }
+        if folded(other) == own {
+            return Err(format!(
+                "[pipeline] pseudonym_domain_shared_with[{i}] is this pipeline's own recipient: list only the other recipients the domain is shared with"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A validated pipeline.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -311,6 +362,7 @@ impl Pipeline {
                 return Err(invalid(format!("[pipeline] {field} is empty")));
             }
         }
+        check_domain(&file.pipeline).map_err(invalid)?;
         if let Some(basis) = &file.pipeline.bsn_basis {
             if file.pipeline.purpose != Purpose::LegalObligation {
                 return Err(invalid(
@@ -1189,5 +1241,56 @@ opvangsoort = "keep"
                 .contains("second column is released as `a`")
         );
         assert!(err("a = \"drop\"").contains("releases no column"));
+    }
+
+    #[test]
+    fn domains_and_recipients_compare_folded() {
+        assert_eq!(folded("  Onderzoek-UMC "), "onderzoek-umc");
+        assert_eq!(folded("Straße"), folded("STRASSE"));
+        assert_eq!(folded("ｏｎｄｅｒｚｏｅｋ"), "onderzoek");
+        assert_eq!(folded("Zoe\u{0308}"), folded("zo\u{eb}"));
+        assert_ne!(folded("onderzoek-a"), folded("onderzoek-b"));
+    }
+
+    #[test]
+    fn a_domain_that_looks_like_another_is_refused() {
+        let with = |from: &str, to: &str| {
+            Pipeline::parse(
+                Path::new("p.toml"),
+                &format!("{}[columns]\na = \"keep\"\n", HEAD.replace(from, to)),
+            )
+            .map_err(|e| e.to_string())
+        };
+        for (to, problem) in [
+            (
+                "pseudonym_domain = \" d\"",
+                "begins or ends with white space",
+            ),
+            (
+                "pseudonym_domain = \"d\\t\"",
+                "begins or ends with white space",
+            ),
+            (
+                "pseudonym_domain = \"d\\u200B\"",
+                "invisible character U+200B",
+            ),
+            (
+                "pseudonym_domain = \"d\"\npseudonym_domain_shared_with = [\" \"]",
+                "pseudonym_domain_shared_with[0] is empty",
+            ),
+            (
+                "pseudonym_domain = \"d\"\npseudonym_domain_shared_with = [\"x\", \" R \"]",
+                "pseudonym_domain_shared_with[1] is this pipeline's own recipient",
+            ),
+        ] {
+            let e = with("pseudonym_domain = \"d\"", to).unwrap_err();
+            assert!(e.contains(problem), "{e}");
+        }
+        let shared = with(
+            "pseudonym_domain = \"d\"",
+            "pseudonym_domain = \"D-1\"\npseudonym_domain_shared_with = [\"Other\"]",
+        )
+        .unwrap();
+        assert_eq!(shared.declaration.pseudonym_domain_shared_with, ["Other"]);
     }
 }
