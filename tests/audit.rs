@@ -1093,3 +1093,24 @@ fn a_register_begun_unsigned_verifies_from_its_first_signed_entry() {
         "{said}"
     );
 }
+
+/// A field holding a line break or an escape sequence (an entry edited and rechained)
+/// cannot forge a row or hide text in `register list`: each cell is escaped.
+#[test]
+fn register_list_cannot_be_forged_by_a_field() {
+    let dir = TempDir::new().unwrap();
+    ok(&mut run(&dir, &repo(RESEARCH), "x.parquet"));
+    let lines = register_lines(&dir);
+    let mut entry: serde_json::Map<String, Value> = serde_json::from_str(&lines[0]).unwrap();
+    entry.insert(
+        "recipient".into(),
+        "UMC\n2  2026-01-01  run  fake  forged\u{1b}[8m".into(),
+    );
+    let edited = vec![serde_json::to_string(&entry).unwrap()];
+    std::fs::write(dir.path().join(common::REGISTER), rechain(&edited)).unwrap();
+    let list = ok(doel(&dir).args(["register", "list"]));
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(list.contains("UMC\\n2  2026-01-01"), "{list}");
+    assert!(list.contains("forged\\u{1b}[8m"), "{list}");
+    assert!(!list.contains('\u{1b}'), "{list}");
+}

@@ -204,7 +204,9 @@ pub fn register_list(path: &Path) -> Result<(), CliError> {
                     .unwrap_or_default(),
             ],
         };
-        rows.push(row);
+        // A field is text someone wrote into a pipeline or a `--reason`: a line break or
+        // tab in it would forge a row or a column, so every cell is escaped whole.
+        rows.push(row.map(|cell| crate::text::escaped(&cell).into_owned()));
     }
     let widths: Vec<usize> = (0..8)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
