@@ -52,6 +52,10 @@ fn apply_error(e: ApplyError) -> PyErr {
             ),
             "fix the value in the export (`doel scan` finds the rows), or set on_invalid = \"drop_row\" or \"null\" for this column",
         ),
+        ApplyError::Disclosure(violation) => error(
+            violation.to_string(),
+            apply::microdata::Violation::HINT,
+        ),
         ApplyError::Table(problem) => error(problem, "change the pipeline's [table] section"),
         ApplyError::Internal(problem) => error(
             format!("internal error: {problem}"),

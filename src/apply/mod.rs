@@ -4,6 +4,7 @@
 //! Interface; the Python extension feeds it the batches Spark hands to `mapInArrow`.
 //! Whichever engine runs a job, these functions decide every row and every cell.
 
+pub mod microdata;
 pub mod rows;
 pub mod table;
 
@@ -29,6 +30,10 @@ pub struct InvalidValue {
 pub enum ApplyError {
     #[error(transparent)]
     InvalidValue(InvalidValue),
+    /// Microdata classes fail k-anonymity (or ℓ-diversity), and the pipeline says
+    /// `on_violation = "fail"`.
+    #[error(transparent)]
+    Disclosure(microdata::Violation),
     /// The aggregated table cannot be published as the pipeline says.
     #[error("{0}")]
     Table(String),

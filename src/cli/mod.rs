@@ -293,7 +293,7 @@ impl CliError {
             | Self::Engine(EngineError::Pipeline { .. }) => 1,
             Self::Engine(
                 EngineError::InvalidValue(_)
-                | EngineError::Disclosure { .. }
+                | EngineError::Disclosure(_)
                 | EngineError::List { .. },
             ) => 2,
             Self::Engine(EngineError::Input { .. } | EngineError::Output { .. }) => 3,

@@ -8,7 +8,6 @@ pub mod fault;
 mod input;
 mod lists;
 mod mapped;
-mod microdata;
 mod output;
 mod records;
 mod run;
@@ -20,9 +19,9 @@ use std::path::PathBuf;
 
 use polars::prelude::PolarsError;
 
+pub use crate::apply::microdata::Level;
 pub use input::{Input, Stamp, changed, open};
 pub use lists::lines;
-pub use microdata::Level;
 pub use run::{
     ListReport, MicrodataReport, Progress, RejectionCount, RunSummary, interrupted, interruption,
     run, same_file,
@@ -45,18 +44,8 @@ pub enum EngineError {
     InvalidValue(crate::apply::InvalidValue),
     /// A microdata class fails k-anonymity (or ℓ-diversity) and the pipeline says
     /// `on_violation = "fail"`.
-    #[error(
-        "[microdata]: {classes} classes ({records} records) hold fewer than k = {k} {}{}, and on_violation = \"fail\"",
-        if *persons { "persons" } else { "records" },
-        l.map(|l| format!(" or fewer than l = {l} distinct sensitive values")).unwrap_or_default()
-    )]
-    Disclosure {
-        classes: u64,
-        records: u64,
-        k: u32,
-        l: Option<u32>,
-        persons: bool,
-    },
+    #[error(transparent)]
+    Disclosure(crate::apply::microdata::Violation),
     /// The data does not fit the pipeline in a way only the data shows.
     #[error("pipeline {}: {problem}", pipeline.display())]
     Pipeline { pipeline: PathBuf, problem: String },
@@ -86,9 +75,7 @@ impl EngineError {
                 "correct the list (one BSN per line, under a header such as `bsn`), or name its column: [exclusions] list_column"
             }
             Self::Interrupted => "run it again; a complete run writes the same bytes",
-            Self::Disclosure { .. } => {
-                "set on_violation = \"generalise\" (with hierarchies) or \"suppress\", or release coarser quasi-identifiers"
-            }
+            Self::Disclosure(_) => crate::apply::microdata::Violation::HINT,
             Self::InvalidValue(_) => {
                 "fix the value in the export, or set on_invalid = \"drop_row\" or \"null\" for this column"
             }

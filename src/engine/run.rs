@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use polars::prelude::*;
 
 use super::mapped::Map;
-use super::microdata::{Counter, Decision};
 use super::output::OutputFile;
 use super::transform::{BatchTransform, ExclusionCounts};
 use super::{EngineError, Input};
+use crate::apply::microdata::{Counter, Decision};
 use crate::kernels::batch::{Reason, Tally};
 use crate::kernels::keys::MasterKey;
 use crate::kernels::scrub::ScrubCounts;
@@ -132,7 +132,7 @@ impl State {
         }
         self.rows_written += out.frame.height() as u64;
         if let Some(counter) = &mut self.counter {
-            counter.add(&out.frame)?;
+            counter.add(&super::bridge::frame_to_batch(&out.frame)?)?;
         }
         if let Some(person) = &self.hashed_person {
             hash_column(&mut out.frame, person)?;
@@ -527,22 +527,24 @@ fn protect(
         .map_err(|e| EngineError::Internal(format!("cannot map the first pass: {}", e.kind())))?;
     let mut frame = super::input::scan_parquet(&map).map_err(internal)?;
     let schema = frame.collect_schema().map_err(internal)?;
-    let probe = decision
-        .recoder
-        .apply(&DataFrame::empty_with_schema(&schema))?;
+    let recoder = Arc::clone(&decision.recoder);
+    let recode = move |frame: &DataFrame| -> Result<DataFrame, EngineError> {
+        let batch = recoder.apply(&super::bridge::frame_to_batch(frame)?)?;
+        super::bridge::batch_to_frame(&batch)
+    };
+    let probe = recode(&DataFrame::empty_with_schema(&schema))?;
     let output = OutputFile::create(
         output_path,
         plan.pipeline.output.format,
         probe.schema(),
         metadata,
     )?;
-    let recoder = Arc::clone(&decision.recoder);
     let (output, rows) = stream(
         frame,
         (output, 0u64),
         move |(output, rows), batch| {
             map.release();
-            let frame = recoder.apply(&batch)?;
+            let frame = recode(&batch)?;
             *rows += frame.height() as u64;
             output.write(frame)
         },

@@ -18,6 +18,7 @@ impl From<ApplyError> for EngineError {
     fn from(e: ApplyError) -> Self {
         match e {
             ApplyError::InvalidValue(invalid) => Self::InvalidValue(invalid),
+            ApplyError::Disclosure(violation) => Self::Disclosure(violation),
             // Only the table step reports these, and it names the pipeline itself.
             ApplyError::Table(problem) => Self::Internal(problem),
             ApplyError::Internal(problem) => Self::Internal(problem),
