@@ -1,13 +1,16 @@
 //! Kernel throughput (values/s) for the BSN and name pseudonym kernels, on 1, 2 and all
 //! available threads, and the HMAC against this CPU's raw limit: the HMAC of a short
 //! value with pre-keyed state is two SHA-256 compressions (`limit`).
+//! The scrubber's throughput (bytes/s, one thread) on the notes of its corpus, which all
+//! hold identifiers, and on notes without digits (the quick skip).
 //! `cargo bench --no-default-features --bench kernels` (no polars to build).
 
 use arrow::array::StringArray;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use doel::kernels::batch;
 use doel::kernels::canonical;
+use doel::kernels::columns;
 use doel::kernels::keys::MasterKey;
+use doel::kernels::scrub::{ScrubCounts, Scrubber};
 
 const VALUES: usize = 200_000;
 
@@ -74,8 +77,8 @@ fn thread_counts() -> Vec<usize> {
 fn kernels(c: &mut Criterion) {
     let key = MasterKey::from_bytes([42; 32]);
     let domain = key.domain("bench");
-    let bsn = batch::Encoder::Pseudonym(domain.pseudonymiser("bsn"));
-    let name = batch::Encoder::Pseudonym(domain.pseudonymiser("name"));
+    let bsn = columns::Encoder::Pseudonym(domain.pseudonymiser("bsn"));
+    let name = columns::Encoder::Pseudonym(domain.pseudonymiser("name"));
     let bsns = bsns();
     let names = names();
     let mut group = c.benchmark_group("pseudonymise");
@@ -86,12 +89,12 @@ fn kernels(c: &mut Criterion) {
             .build()
             .unwrap();
         group.bench_with_input(BenchmarkId::new("bsn", threads), &threads, |b, _| {
-            b.iter(|| pool.install(|| batch::pseudonymise_bsn(&bsn, &bsns).unwrap()))
+            b.iter(|| pool.install(|| columns::pseudonymise_bsn(&bsn, &bsns).unwrap()))
         });
         group.bench_with_input(BenchmarkId::new("name", threads), &threads, |b, _| {
             b.iter(|| {
                 pool.install(|| {
-                    batch::pseudonymise_name(&name, &[&names[0], &names[1], &names[2]]).unwrap()
+                    columns::pseudonymise_name(&name, &[&names[0], &names[1], &names[2]]).unwrap()
                 })
             })
         });
@@ -149,5 +152,57 @@ fn limit(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, kernels, limit);
+/// The corpus's notes with their markers (`{{kind:text}}`) taken out, escapes left as
+/// they are.
+fn corpus_notes() -> Vec<String> {
+    include_str!("../tests/data/scrub/notes.txt")
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let mut out = String::with_capacity(line.len());
+            let mut rest = line;
+            while let Some(open) = rest.find("{{") {
+                out.push_str(&rest[..open]);
+                let inner = &rest[open + 2..];
+                let close = inner.find("}}").unwrap_or(inner.len());
+                let marked = &inner[..close];
+                out.push_str(marked.split_once(':').map_or(marked, |(_, text)| text));
+                rest = inner.get(close + 2..).unwrap_or("");
+            }
+            out.push_str(rest);
+            out
+        })
+        .collect()
+}
+
+fn scrub(c: &mut Criterion) {
+    let scrubber = Scrubber::new();
+    let plain: Vec<String> = (0..400)
+        .map(|i| {
+            format!(
+                "Kind {} vandaag goed gegeten, moeder gesproken over de wenperiode; \
+                 opgehaald door oma, volgende week een gesprek met de mentor.",
+                ["was", "had", "is"][i % 3]
+            )
+        })
+        .collect();
+    let mut group = c.benchmark_group("scrub");
+    for (name, notes) in [("corpus_notes", corpus_notes()), ("plain_notes", plain)] {
+        let bytes: usize = notes.iter().map(String::len).sum();
+        group.throughput(Throughput::Bytes(bytes as u64));
+        group.bench_function(name, |b| {
+            let (mut out, mut spare, mut counts) =
+                (String::new(), String::new(), ScrubCounts::default());
+            b.iter(|| {
+                for note in &notes {
+                    scrubber.scrub_into(note, &mut out, &mut spare, &mut counts);
+                    std::hint::black_box(&out);
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, kernels, limit, scrub);
 criterion_main!(benches);

@@ -19,11 +19,15 @@ const ISSUE_FORMS: &str = include_str!("data/scrub/issue-forms.txt");
 const NOTES: &str = include_str!("data/scrub/notes.txt");
 const LOOK_ALIKES: &str = include_str!("data/scrub/look-alikes.txt");
 const KNOWN_MISSES: &str = include_str!("data/scrub/known-misses.txt");
+/// Notes and look-alikes written by a reviewer who had seen neither the scrubber nor the
+/// corpus above: the check that the figures are not the author's own.
+const INDEPENDENT: &str = include_str!("data/scrub/independent.txt");
+const INDEPENDENT_LOOK_ALIKES: &str = include_str!("data/scrub/independent-look-alikes.txt");
 
 /// The most false positives (look-alikes touched plus tags outside any marker) the
 /// scrubber may make on the whole corpus: what was measured when the corpus was built
 /// (see `docs/scrubbing.md`). A change that makes more fails here.
-const MAX_FALSE_POSITIVES: usize = 2;
+const MAX_FALSE_POSITIVES: usize = 4;
 
 /// Recall required over the identifiers of `issue-forms.txt` and `notes.txt` together.
 const MIN_RECALL: f64 = 0.99;
@@ -350,18 +354,28 @@ fn recall_and_false_positives_on_the_corpus() {
     let notes = measure("notes.txt", NOTES, &scrubber);
     let look = measure("look-alikes.txt", LOOK_ALIKES, &scrubber);
     let known = measure("known-misses.txt", KNOWN_MISSES, &scrubber);
+    let independent = measure("independent.txt", INDEPENDENT, &scrubber);
+    let independent_look = measure(
+        "independent-look-alikes.txt",
+        INDEPENDENT_LOOK_ALIKES,
+        &scrubber,
+    );
     let mut identifiers = Tally::default();
     identifiers.add(&issue);
     identifiers.add(&notes);
+    identifiers.add(&independent);
     let mut all = Tally::default();
     all.add(&identifiers);
     all.add(&look);
+    all.add(&independent_look);
     println!(
         "{}",
         table(&[
             ("issue-forms.txt", &issue),
             ("notes.txt", &notes),
             ("look-alikes.txt", &look),
+            ("independent.txt", &independent),
+            ("independent-look-alikes.txt", &independent_look),
             ("all (not known)", &all),
             ("known-misses.txt", &known),
         ])
@@ -404,7 +418,14 @@ fn recall_and_false_positives_on_the_corpus() {
 /// corpus note, the fuzz target's seed corpus and the inputs it found crashes with.
 #[test]
 fn fuzz_invariants_hold_on_the_corpus() {
-    for corpus in [ISSUE_FORMS, NOTES, LOOK_ALIKES, KNOWN_MISSES] {
+    for corpus in [
+        ISSUE_FORMS,
+        NOTES,
+        LOOK_ALIKES,
+        KNOWN_MISSES,
+        INDEPENDENT,
+        INDEPENDENT_LOOK_ALIKES,
+    ] {
         for note in parse(corpus) {
             fuzz_checks::scrub(note.text.as_bytes());
         }

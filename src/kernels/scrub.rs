@@ -224,7 +224,39 @@ struct Scratch {
     /// Runs of digits in `norm` (start, end), each contiguous in the original text and of
     /// one width (ASCII or full-width).
     groups: Vec<(usize, usize)>,
+    claims: Claims,
+}
+
+/// The identifiers found in a view so far, and per byte of the view whether one holds
+/// it: an overlap check costs the candidate's length, not the number found before (a
+/// text of a million identifiers is scrubbed in linear time).
+#[derive(Default)]
+struct Claims {
     found: Vec<Found>,
+    claimed: Vec<bool>,
+}
+
+impl Claims {
+    fn reset(&mut self, len: usize) {
+        self.found.clear();
+        self.claimed.clear();
+        self.claimed.resize(len, false);
+    }
+
+    /// Whether `start..end` overlaps nothing found yet.
+    fn is_free(&self, start: usize, end: usize) -> bool {
+        !self.claimed[start..end].contains(&true)
+    }
+
+    /// Whether the byte at `at` belongs to an identifier found.
+    fn holds(&self, at: usize) -> bool {
+        self.claimed.get(at).copied().unwrap_or(false)
+    }
+
+    fn push(&mut self, found: Found) {
+        self.claimed[found.start..found.end].fill(true);
+        self.found.push(found);
+    }
 }
 
 thread_local! {
@@ -286,7 +318,7 @@ impl Scrubber {
                 norm,
                 map,
                 groups,
-                found,
+                claims,
             } = scratch;
             let view = match normalise(text, norm, map) {
                 Normal::Same => View::identity(text, text),
@@ -297,14 +329,14 @@ impl Scrubber {
                     map: Some(map),
                 },
             };
-            found.clear();
-            self.find(&view, groups, found);
-            if found.is_empty() {
+            claims.reset(view.norm.len());
+            self.find(&view, groups, claims);
+            if claims.found.is_empty() {
                 return false;
             }
-            found.sort_unstable_by_key(|f| f.start);
+            claims.found.sort_unstable_by_key(|f| f.start);
             let mut last = 0;
-            for f in found.iter() {
+            for f in claims.found.iter() {
                 let (start, end) = (view.original_start(f.start), view.original_end(f.end));
                 out.push_str(&text[last..start]);
                 out.push_str(f.kind.tag());
@@ -317,40 +349,92 @@ impl Scrubber {
     }
 
     /// Every identifier in the view, kind by kind, none overlapping one found before.
-    fn find(&self, view: &View, groups: &mut Vec<(usize, usize)>, found: &mut Vec<Found>) {
+    fn find(&self, view: &View, groups: &mut Vec<(usize, usize)>, claims: &mut Claims) {
         let norm = view.norm;
         if norm.contains('@') {
-            found.extend(self.email.find_iter(norm).map(|m| Found {
-                start: m.start(),
-                end: m.end(),
-                kind: Identifier::Email,
-            }));
+            for m in self.email.find_iter(norm) {
+                claims.push(Found {
+                    start: m.start(),
+                    end: m.end(),
+                    kind: Identifier::Email,
+                });
+            }
         }
         if !norm.bytes().any(|b| b.is_ascii_digit()) {
             return;
         }
-        self.ibans(norm, found);
-        let phone = |s: usize, e: usize| phone_confirms(norm, s, e);
-        search(&self.phone, norm, Identifier::Phone, phone, found);
+        self.ibans(norm, claims);
+        let phone = |s: usize, e: usize, claims: &Claims| self.phone_confirms(norm, s, e, claims);
+        search(&self.phone, norm, Identifier::Phone, phone, claims);
         digit_groups(view, groups);
-        bsns(view, groups, found);
-        let postcode = |s: usize, e: usize| postcode_confirms(norm, s, e);
-        search(&self.postcode, norm, Identifier::Postcode, postcode, found);
+        bsns(view, groups, claims);
+        let postcode = |s: usize, e: usize, _: &Claims| postcode_confirms(norm, s, e);
+        search(&self.postcode, norm, Identifier::Postcode, postcode, claims);
+    }
+
+    /// Whether the phone-pattern match `start..end` is a phone number: no digit (or a
+    /// number joined by `.,-/`) on either side — but two numbers joined by `/` or `,`
+    /// are two phone numbers (`06-12345678/06-87654321`) —, no letters-and-digits code
+    /// glued before it (`ABNA0417164300` is the tail of an account number;
+    /// `mobiel0612345678` is a phone), a first group as people write it, and not a date
+    /// with a time after it.
+    fn phone_confirms(&self, norm: &str, start: usize, end: usize, claims: &Claims) -> bool {
+        if let Some(c) = before(norm, start) {
+            let after_phone = matches!(norm.as_bytes()[start - 1], b'/' | b',')
+                && claims.holds(start.wrapping_sub(2));
+            if c.is_ascii_digit() || c == '+' || (joined_before(norm, start) && !after_phone) {
+                return false;
+            }
+            if c.is_alphanumeric()
+                && norm[..start]
+                    .chars()
+                    .rev()
+                    .take_while(|c| c.is_alphanumeric())
+                    .any(|c| c.is_numeric())
+            {
+                return false;
+            }
+        }
+        if after(norm, end).is_some_and(|c| c.is_ascii_digit()) {
+            return false;
+        }
+        if joined_after(norm, end) {
+            let pair =
+                matches!(norm.as_bytes()[end], b'/' | b',') && self.phone_starts(norm, end + 1);
+            if !pair {
+                return false;
+            }
+        }
+        let t = &norm.as_bytes()[start..end];
+        phone_groups(t) && !date_first(t)
+    }
+
+    /// Whether a phone number that nothing runs on after starts at `at` (the second of
+    /// two joined by `/` or `,`).
+    fn phone_starts(&self, norm: &str, at: usize) -> bool {
+        self.phone.find_at(norm, at).is_some_and(|m| {
+            let t = &norm.as_bytes()[m.start()..m.end()];
+            m.start() == at
+                && !after(norm, m.end()).is_some_and(|c| c.is_ascii_digit())
+                && !joined_after(norm, m.end())
+                && phone_groups(t)
+                && !date_first(t)
+        })
     }
 
     /// IBANs: a country code and check digits standing alone, then groups of letters and
     /// digits, the longest run of groups that passes mod-97.
-    fn ibans(&self, norm: &str, found: &mut Vec<Found>) {
+    fn ibans(&self, norm: &str, claims: &mut Claims) {
         let mut from = 0;
         while let Some(m) = self.iban_head.find_at(norm, from) {
             let iban = if before(norm, m.start()).is_some_and(char::is_alphanumeric) {
                 None
             } else {
-                iban_end(norm, m.start(), m.end()).filter(|&e| is_free(found, m.start(), e))
+                iban_end(norm, m.start(), m.end()).filter(|&e| claims.is_free(m.start(), e))
             };
             match iban {
                 Some(end) => {
-                    found.push(Found {
+                    claims.push(Found {
                         start: m.start(),
                         end,
                         kind: Identifier::Iban,
@@ -371,13 +455,13 @@ fn search(
     regex: &Regex,
     norm: &str,
     kind: Identifier,
-    confirms: impl Fn(usize, usize) -> bool,
-    found: &mut Vec<Found>,
+    confirms: impl Fn(usize, usize, &Claims) -> bool,
+    claims: &mut Claims,
 ) {
     let mut from = 0;
     while let Some(m) = regex.find_at(norm, from) {
-        if confirms(m.start(), m.end()) && is_free(found, m.start(), m.end()) {
-            found.push(Found {
+        if claims.is_free(m.start(), m.end()) && confirms(m.start(), m.end(), claims) {
+            claims.push(Found {
                 start: m.start(),
                 end: m.end(),
                 kind,
@@ -387,11 +471,6 @@ fn search(
             from = m.start() + norm[m.start()..].chars().next().map_or(1, char::len_utf8);
         }
     }
-}
-
-/// Whether `start..end` overlaps nothing found yet.
-fn is_free(found: &[Found], start: usize, end: usize) -> bool {
-    found.iter().all(|f| f.end <= start || end <= f.start)
 }
 
 fn before(norm: &str, at: usize) -> Option<char> {
@@ -475,32 +554,6 @@ fn iban_end(norm: &str, start: usize, head_end: usize) -> Option<usize> {
         .map(|(e, _)| *e)
 }
 
-/// Whether the phone-pattern match `start..end` is a phone number: no digit (or a number
-/// joined by `.,-/`) on either side, no letters-and-digits code glued before it
-/// (`ABNA0417164300` is the tail of an account number; `mobiel0612345678` is a phone),
-/// a first group as people write it, and not a date with a time after it.
-fn phone_confirms(norm: &str, start: usize, end: usize) -> bool {
-    if let Some(c) = before(norm, start) {
-        if c.is_ascii_digit() || c == '+' || joined_before(norm, start) {
-            return false;
-        }
-        if c.is_alphanumeric()
-            && norm[..start]
-                .chars()
-                .rev()
-                .take_while(|c| c.is_alphanumeric())
-                .any(|c| c.is_numeric())
-        {
-            return false;
-        }
-    }
-    if after(norm, end).is_some_and(|c| c.is_ascii_digit()) || joined_after(norm, end) {
-        return false;
-    }
-    let t = &norm.as_bytes()[start..end];
-    phone_groups(t) && !date_first(t)
-}
-
 /// Whether the first digit group of a phone number's national number is as people write
 /// it: the area code or all of it (`06`, `020`, `0118`, `0612345678`; after +31 or (0):
 /// `6`, `20`, `118`, `612345678`). This keeps `012345674 5` (a BSN with a leading zero
@@ -529,7 +582,8 @@ fn phone_groups(t: &[u8]) -> bool {
 }
 
 /// Whether `t` starts with a date: day and month of one or two digits, a four-digit year,
-/// the same `-`, `.` or `/` between them (`06-12-2024 10` is a date and an hour).
+/// the same `-`, `.` or `/` between them (`06-12-2024 10` is a date and an hour) — or a
+/// two-digit year with a time after it (`06-12-24 10.30`).
 fn date_first(t: &[u8]) -> bool {
     let digits = |from: usize| t[from..].iter().take_while(|c| c.is_ascii_digit()).count();
     let day = digits(0);
@@ -542,7 +596,28 @@ fn date_first(t: &[u8]) -> bool {
     }
     let month = digits(day + 1);
     let at = day + 1 + month;
-    (1..=2).contains(&month) && t.get(at) == Some(&sep) && digits(at + 1) == 4
+    if !(1..=2).contains(&month) || t.get(at) != Some(&sep) {
+        return false;
+    }
+    match digits(at + 1) {
+        4 => true,
+        // `06-12-24 10.30`: a two-digit year, then the time (hours, a dot, minutes) and
+        // nothing more.
+        2 => {
+            let rest = &t[at + 3..];
+            let hours = rest
+                .iter()
+                .skip(1)
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            rest.first() == Some(&b' ')
+                && (1..=2).contains(&hours)
+                && rest.get(1 + hours) == Some(&b'.')
+                && rest.len() == 1 + hours + 3
+                && rest[2 + hours..].iter().all(u8::is_ascii_digit)
+        }
+        _ => false,
+    }
 }
 
 /// Whether the postcode-pattern match `start..end` is a postcode: standing alone, letters
@@ -628,14 +703,14 @@ fn digit_groups(view: &View, groups: &mut Vec<(usize, usize)>) {
 /// BSNs: every run of 8 or 9 digits that passes the elfproef, whatever is around it (but a
 /// digit), then numbers written in groups (`1234.56.782`, `123 - 456 - 782`, `123 45\n6
 /// 782`).
-fn bsns(view: &View, groups: &[(usize, usize)], found: &mut Vec<Found>) {
+fn bsns(view: &View, groups: &[(usize, usize)], claims: &mut Claims) {
     let norm = view.norm;
     for &(start, end) in groups {
         if matches!(end - start, 8 | 9)
             && is_bsn(norm, &[(start, end)])
-            && is_free(found, start, end)
+            && claims.is_free(start, end)
         {
-            found.push(Found {
+            claims.push(Found {
                 start,
                 end,
                 kind: Identifier::Bsn,
@@ -651,7 +726,7 @@ fn bsns(view: &View, groups: &[(usize, usize)], found: &mut Vec<Found>) {
             d += 1;
         }
         if d > c {
-            grouped_bsns(norm, &groups[c..=d], found);
+            grouped_bsns(norm, &groups[c..=d], claims);
         }
         c = d + 1;
     }
@@ -662,7 +737,7 @@ fn bsns(view: &View, groups: &[(usize, usize)], found: &mut Vec<Found>) {
 /// the digits) or is glued to a letter (`F2024-01234`), nor after a currency sign, nor
 /// with mixed punctuation (`123.456,78`), nor holding a date (`15-03-2024`, `2024-03-14`)
 /// or two years (`2024/2025`).
-fn grouped_bsns(norm: &str, chain: &[(usize, usize)], found: &mut Vec<Found>) {
+fn grouped_bsns(norm: &str, chain: &[(usize, usize)], claims: &mut Claims) {
     let link = |k: usize| Link::between(norm, chain[k].1, chain[k + 1].0);
     let len = |k: usize| chain[k].1 - chain[k].0;
     let mut i = 0;
@@ -718,12 +793,12 @@ fn grouped_bsns(norm: &str, chain: &[(usize, usize)], found: &mut Vec<Found>) {
                 && consistent
                 && !date
                 && !years
-                && is_free(found, chain[i].0, chain[j].1)
+                && claims.is_free(chain[i].0, chain[j].1)
                 && is_bsn(norm, &chain[i..=j])
         };
         match ends[..n].iter().rev().copied().find(|&j| fits(j)) {
             Some(j) => {
-                found.push(Found {
+                claims.push(Found {
                     start: chain[i].0,
                     end: chain[j].1,
                     kind: Identifier::Bsn,
@@ -927,7 +1002,8 @@ mod tests {
             "in 2019 de eerste keer",      // year and word, not a postcode
             "om 10.30 uur, 3 kinderen",
             "op 06-12-2024 10.00 uur gesprek", // a date and a time, not a phone
-            "15-03-2024 en 2024-03-14",        // dates, not BSNs (15032024 passes)
+            "Op 06-12-24 10.30 uur, 05/06/24 09.00 en 07.11.23 13.30",
+            "15-03-2024 en 2024-03-14", // dates, not BSNs (15032024 passes)
             "bedrag € 12.345.678 en 123.456,78",
             "1500 ml water, 1000 mg, vanaf 2024 op di",
             "de 12 kinderen op de groep",
@@ -979,6 +1055,13 @@ mod tests {
             ("+31 (0)6 1234 5678", "[TELEFOON]"),
             ("0031 6 12345678", "[TELEFOON]"),
             ("+31612345678", "[TELEFOON]"),
+            // Two numbers joined by `/` or `,`.
+            ("tel 06-12345678/06-87654321", "tel [TELEFOON]/[TELEFOON]"),
+            ("0612345678,0687654321", "[TELEFOON],[TELEFOON]"),
+            (
+                "020-1234567/06-12345678 bellen",
+                "[TELEFOON]/[TELEFOON] bellen",
+            ),
             // IBANs.
             ("iban nl91abna0417164300", "iban [IBAN]"),
             (
