@@ -4,21 +4,24 @@
 //! The layers, each using only those listed before it:
 //! `spec` (the pipeline file) → `plan` (one decision per column, explained) →
 //! `kernels` (pure functions over values and Arrow arrays) → `apply` (a plan applied to
-//! Arrow record batches: rows, exclusions, table cells; no polars) → `engine` (executes a
-//! plan with polars) → `audit` (manifest, register, signatures, delivery) → `cli`.
+//! Arrow record batches: rows, exclusions, microdata classes, table cells; every
+//! decision on a record or a cell) → `audit` (what a run did, recorded and verified:
+//! manifest, register, signatures, delivery) → `engine` (executes a plan with polars) →
+//! `cli` (parses, calls, prints).
 //!
-//! Without the default `engine` feature only the first four are built: the part the
-//! Python extension runs inside Spark (see `python/`). `text` makes strings from files
-//! safe to show in a terminal, for every layer.
+//! Without the default `engine` feature the first five are built: what the Python
+//! extension runs inside Spark (see `python/`), with no polars to compile. `text` makes
+//! strings from files safe to show in a terminal, and `keyfile` reads and writes key
+//! files, for every layer.
 
 pub mod apply;
-#[cfg(feature = "engine")]
 pub mod audit;
 #[cfg(feature = "engine")]
 pub mod cli;
 #[cfg(feature = "engine")]
 pub mod engine;
 pub mod kernels;
+pub mod keyfile;
 pub mod plan;
 pub mod spec;
 pub mod text;

@@ -12,8 +12,8 @@ fn main() -> std::process::ExitCode {
 /// sooner). Fixing it also fixes the threshold above which a block is a fresh `mmap` at
 /// its default of 128 KiB: every batch's buffers were then new pages, and page faults a
 /// fifth of the run. At 32 MiB they are reused: a research run on 10M rows 18.2 -> 14.6 s,
-/// peak RSS 301 -> 378 MiB at 1M rows, 475 MiB at 10M, 493 MiB at 20M. See the README's
-/// "Performance".
+/// peak RSS 301 -> 378 MiB at 1M rows, 475 MiB at 10M, 493 MiB at 20M. See
+/// `docs/performance.md`.
 fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: called first thing, before any other thread exists or allocates.

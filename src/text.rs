@@ -5,17 +5,32 @@
 use std::borrow::Cow;
 
 /// Whether `c` must not reach a terminal as it is: control characters (C0, DEL, C1),
-/// and the format characters that reorder or hide text (bidirectional overrides and
-/// isolates, zero-width characters, the byte order mark).
+/// the format characters that reorder or hide text (bidirectional overrides and
+/// isolates, zero-width characters, the byte order mark), every other default-ignorable
+/// code point (soft hyphen, variation selectors, tag characters, …: shown as nothing)
+/// and the fillers that show as a blank (Hangul fillers, the blank Braille pattern).
 pub fn unsafe_to_show(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{200b}'..='\u{200f}'
+            '\u{ad}'
+                | '\u{34f}'
+                | '\u{61c}'
+                | '\u{115f}'..='\u{1160}'
+                | '\u{17b4}'..='\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
+                | '\u{200b}'..='\u{200f}'
                 | '\u{2028}'..='\u{202e}'
-                | '\u{2060}'..='\u{2069}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
                 | '\u{feff}'
-                | '\u{061c}'
+                | '\u{ffa0}'
+                | '\u{fff0}'..='\u{fff8}'
+                | '\u{1bca0}'..='\u{1bca3}'
+                | '\u{1d173}'..='\u{1d17a}'
+                | '\u{e0000}'..='\u{e0fff}'
         )
 }
 

@@ -233,8 +233,14 @@ fn verify_detects_a_changed_output_a_changed_manifest_and_a_wrong_key() {
         cmd
     };
     assert!(ok(&mut verify(&public)).contains("1 file matches"));
-    // No secret is needed: the public key file holds 64 hex characters only.
-    assert_eq!(std::fs::read_to_string(&public).unwrap().trim().len(), 64);
+    // No secret is needed: the public key file holds the public key's 64 hex characters,
+    // marked so that it cannot be taken for a pseudonym key.
+    let public_text = std::fs::read_to_string(&public).unwrap();
+    let hex = public_text
+        .trim()
+        .strip_prefix("doel-ed25519-public ")
+        .unwrap();
+    assert_eq!(hex.len(), 64);
 
     // One byte of the extract changed.
     let extract = dir.path().join("x.parquet");
@@ -764,7 +770,7 @@ fn a_domain_differing_from_a_registered_one_only_in_case_or_spaces_is_refused() 
     });
     let out = fails(&mut run(&dir, &upper, "y.parquet"), 2);
     assert!(
-        text(&out).contains(r#"entry 1: pseudonym_domain "Onderzoek-UMC-Jeugd" differs from "onderzoek-umc-jeugd", used there for recipient "UMC onderzoeksgroep Jeugd", only in case, width or surrounding spaces"#),
+        text(&out).contains(r#"entry 1: pseudonym_domain "Onderzoek-UMC-Jeugd" differs from "onderzoek-umc-jeugd", used there for recipient "UMC onderzoeksgroep Jeugd", only once folded (case, width and compatibility forms, white space)"#),
         "{}",
         text(&out)
     );
@@ -1113,4 +1119,126 @@ fn register_list_cannot_be_forged_by_a_field() {
     assert!(list.contains("UMC\\n2  2026-01-01"), "{list}");
     assert!(list.contains("forged\\u{1b}[8m"), "{list}");
     assert!(!list.contains('\u{1b}'), "{list}");
+}
+
+/// A signing key's public half (handed to every recipient) or the signing key itself is
+/// never taken as the pseudonym key.
+#[test]
+fn a_signing_key_is_never_the_pseudonym_key() {
+    let run_with_key = |dir: &TempDir, key: &Path| {
+        let mut cmd = doel(dir);
+        cmd.arg("run")
+            .arg(repo(RESEARCH))
+            .arg("--output")
+            .arg(dir.path().join("x.parquet"))
+            .arg("--key-file")
+            .arg(key)
+            .args(["--run-date", RUN_DATE]);
+        cmd
+    };
+    let dir = TempDir::new().unwrap();
+    let key = signing_key(&dir);
+    let public = crate_pub(&key);
+    for as_key in [&public, &key] {
+        let out = fails(&mut run_with_key(&dir, as_key), 1);
+        assert!(
+            text(&out).contains("is a signing key, not a pseudonym key"),
+            "{}",
+            text(&out)
+        );
+    }
+    // Files of an earlier version hold the bare hex: the public key under another name
+    // is refused as the signing key's own bytes when the run signs.
+    let hex = std::fs::read_to_string(&public).unwrap();
+    let hex = hex.trim().strip_prefix("doel-ed25519-public ").unwrap();
+    let bare = dir.path().join("renamed.key");
+    std::fs::write(&bare, format!("{hex}\n")).unwrap();
+    let out = fails(run_with_key(&dir, &bare).arg("--signing-key").arg(&key), 1);
+    assert!(
+        text(&out).contains("holds the signing key's own bytes"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains(hex), "{}", text(&out));
+    assert!(!dir.path().join("x.parquet").exists());
+}
+
+/// A run appends only to an intact chain: an earlier entry deleted (which would hide the
+/// domain's first recipient) or a last entry with a huge `seq` fails with exit 5 before
+/// anything is written.
+#[test]
+fn a_run_does_not_append_to_a_broken_register() {
+    let dir = TempDir::new().unwrap();
+    ok(&mut run(&dir, &repo(RESEARCH), "x.parquet"));
+    ok(&mut run(&dir, &repo(RESEARCH), "y.parquet"));
+    let register = dir.path().join(common::REGISTER);
+    let lines = register_lines(&dir);
+    std::fs::write(&register, format!("{}\n", lines[1])).unwrap();
+    let out = fails(&mut run(&dir, &repo(RESEARCH), "z.parquet"), 5);
+    assert!(text(&out).contains("its chain is broken"), "{}", text(&out));
+    assert!(!dir.path().join("z.parquet").exists());
+    assert_eq!(register_lines(&dir).len(), 1);
+
+    std::fs::write(
+        &register,
+        "{\"seq\":18446744073709551615,\"prev\":\"x\",\"kind\":\"note\"}\n",
+    )
+    .unwrap();
+    fails(&mut run(&dir, &repo(RESEARCH), "z.parquet"), 5);
+    assert!(!dir.path().join("z.parquet").exists());
+}
+
+/// `verify --register --public-key` fails when a signed run's entry had its signature
+/// taken off (and the chain recomputed); a manifest naming a path instead of a file
+/// beside it is not read, and its fields are printed escaped.
+#[test]
+fn verify_holds_signed_entries_and_reads_only_files_beside_the_manifest() {
+    let dir = TempDir::new().unwrap();
+    let key = signing_key(&dir);
+    let public = crate_pub(&key);
+    ok(run(&dir, &repo(RESEARCH), "x.parquet")
+        .arg("--signing-key")
+        .arg(&key));
+    let register = dir.path().join(common::REGISTER);
+    let stripped: Vec<String> = register_lines(&dir)
+        .iter()
+        .map(|l| {
+            let mut e: serde_json::Map<String, Value> = serde_json::from_str(l).unwrap();
+            e.remove("signature");
+            e.remove("signer");
+            serde_json::to_string(&e).unwrap()
+        })
+        .collect();
+    std::fs::write(&register, rechain(&stripped)).unwrap();
+    let manifest = dir.path().join("x.parquet.manifest.json");
+    let out = fails(
+        doel(&dir)
+            .arg("verify")
+            .arg(&manifest)
+            .arg("--public-key")
+            .arg(&public)
+            .arg("--register")
+            .arg(&register),
+        5,
+    );
+    assert!(
+        text(&out).contains("is not signed, though it records a signed manifest"),
+        "{}",
+        text(&out)
+    );
+
+    // An output named by a path, and a run id with a line break.
+    let mut m: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    m["outputs"][0]["file"] = "../../etc/hostname".into();
+    m["run_id"] = "abc\nverified forged".into();
+    std::fs::write(&manifest, serde_json::to_vec(&m).unwrap()).unwrap();
+    let out = fails(doel(&dir).arg("verify").arg(&manifest).arg("--unsigned"), 5);
+    let said = text(&out);
+    assert!(
+        said.contains(
+            "FAILED   output ../../etc/hostname: not a file name beside the manifest; not read"
+        ),
+        "{said}"
+    );
+    assert!(!said.lines().any(|l| l.starts_with("verified")), "{said}");
 }

@@ -2217,18 +2217,28 @@ fn json_log_events_for_a_scheduled_job() {
         .unwrap();
     assert!(out.status.success());
     let ok = events(&out);
+    // The demo key file is readable by others (as a checkout leaves it): a warning event,
+    // like the sample list's mistyped entry, not text on stderr.
     assert_eq!(
         names(&ok),
         [
-            "start", "plan", "warning", "counts", "output", "recorded", "end"
+            "start", "warning", "plan", "warning", "counts", "output", "recorded", "end"
         ]
+    );
+    assert!(
+        ok[1]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("sample-data/demo.key can be read by other users; chmod 600 it"),
+        "{}",
+        ok[1]
     );
     // The sample list's mistyped entry is a warning even in the JSON log.
     assert_eq!(
-        ok[2]["message"],
+        ok[3]["message"],
         "exclusion list sample-data/bezwaren.csv: line 8 holds no valid BSN and matches nothing: correct it (1 of 13 entries)"
     );
-    let ok: Vec<serde_json::Value> = [&ok[..2], &ok[3..]].concat();
+    let ok: Vec<serde_json::Value> = [&ok[..1], &ok[2..3], &ok[4..]].concat();
     assert_eq!(ok[2]["rows_read"], 3000);
     assert_eq!(ok[2]["excluded"]["restriction"], 22);
     assert_eq!(
@@ -2250,9 +2260,9 @@ fn json_log_events_for_a_scheduled_job() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let failed = events(&out);
-    assert_eq!(names(&failed), ["start", "error", "end"]);
-    assert_eq!(failed[1]["exit_code"], 3);
-    assert_eq!(failed[2]["status"], "failed");
+    assert_eq!(names(&failed), ["start", "warning", "error", "end"]);
+    assert_eq!(failed[2]["exit_code"], 3);
+    assert_eq!(failed[3]["status"], "failed");
 }
 
 /// The key's hex and its raw bytes appear in nothing a run leaves: outputs of every kind,

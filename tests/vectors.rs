@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use arrow::array::{Array, AsArray, Date32Array, StringArray};
-use doel::kernels::batch::{self, LinkSource};
+use doel::kernels::columns::{self, LinkSource};
 use doel::kernels::{canonical, keys::MasterKey};
 use serde_json::Value;
 
@@ -64,8 +64,8 @@ fn bsn_vectors() {
         let p = keys[case["key"].as_str().unwrap()]
             .domain(case["domain"].as_str().unwrap())
             .pseudonymiser("bsn");
-        let p = batch::Encoder::Pseudonym(p);
-        let (out, _) = batch::pseudonymise_bsn(&p, &StringArray::from(vec![input])).unwrap();
+        let p = columns::Encoder::Pseudonym(p);
+        let (out, _) = columns::pseudonymise_bsn(&p, &StringArray::from(vec![input])).unwrap();
         assert_eq!(
             first(&out).as_deref(),
             opt_str(&case["pseudonym"]),
@@ -100,8 +100,8 @@ fn name_vectors() {
         let p = keys[case["key"].as_str().unwrap()]
             .domain(case["domain"].as_str().unwrap())
             .pseudonymiser("name");
-        let p = batch::Encoder::Pseudonym(p);
-        let (out, _) = batch::pseudonymise_name(&p, &refs).unwrap();
+        let p = columns::Encoder::Pseudonym(p);
+        let (out, _) = columns::pseudonymise_name(&p, &refs).unwrap();
         assert_eq!(
             first(&out).as_deref(),
             opt_str(&case["pseudonym"]),
@@ -126,7 +126,7 @@ fn link_vectors_from_text_and_from_date32() {
         let p = keys[case["key"].as_str().unwrap()]
             .domain(case["domain"].as_str().unwrap())
             .pseudonymiser("link");
-        let p = batch::Encoder::Pseudonym(p);
+        let p = columns::Encoder::Pseudonym(p);
         let days = (chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap()
             - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap())
         .num_days() as i32;
@@ -137,7 +137,7 @@ fn link_vectors_from_text_and_from_date32() {
                 LinkSource::Date(date_array),
                 LinkSource::Name(name_refs.clone()),
             ];
-            let (out, _) = batch::pseudonymise_link(&p, &sources).unwrap();
+            let (out, _) = columns::pseudonymise_link(&p, &sources).unwrap();
             assert_eq!(
                 first(&out).as_deref(),
                 opt_str(&case["pseudonym"]),
@@ -164,9 +164,9 @@ fn token_vectors() {
         // `doel reidentify` opens it back; the column kernel makes the same token.
         assert_eq!(t.open(token).unwrap().as_slice(), canonical.as_bytes());
         if case["kind"] == "bsn" {
-            let encoder = batch::Encoder::Token(Box::new(t));
+            let encoder = columns::Encoder::Token(Box::new(t));
             let (out, _) =
-                batch::pseudonymise_bsn(&encoder, &StringArray::from(vec![canonical])).unwrap();
+                columns::pseudonymise_bsn(&encoder, &StringArray::from(vec![canonical])).unwrap();
             assert_eq!(first(&out).as_deref(), Some(token));
         }
     }

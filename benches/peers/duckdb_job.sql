@@ -1,11 +1,11 @@
 -- The research job of pipelines/onderzoek-ontwikkeling.toml written as a DuckDB SQL script,
 -- as an analyst would write it today: HMAC-SHA256 composed from sha256() over blobs,
 --   HMAC(K, m) = SHA256((K xor opad) || SHA256((K xor ipad) || m)),
--- pseudonyms per spec/pseudonyms-v1 (domain key, canonical BSN with elfproef, canonical
+-- pseudonyms per docs/spec/pseudonyms-v1.md (domain key, canonical BSN with elfproef, canonical
 -- name, link key), the exclusions, retention, generalisations, and a zstd Parquet file.
 --
 -- Run by benches/peers/duckdb_job.py, which fills in the {placeholders}.
--- Deviations from doel (see README, "Tests and benchmarks", and benches/peers.sh):
+-- Deviations from doel (see docs/performance.md and benches/peers.sh):
 --   * name canonical form: strip_accents() + lower() instead of NFKD + drop Mn + full
 --     Unicode lowercase: no compatibility decomposition (ligatures, full-width letters stay),
 --     no final sigma, and strip_accents removes every mark, not only Mn;

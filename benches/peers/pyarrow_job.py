@@ -1,7 +1,7 @@
 """The research job of pipelines/onderzoek-ontwikkeling.toml as a pyarrow + Python script,
 as an analyst would write it today: pyarrow reads the export and does the vectorised parts
 (flags, retention, dates); canonical forms, HMAC (Python's hmac module) and the scrub run
-value by value in Python. Pseudonyms per spec/pseudonyms-v1.
+value by value in Python. Pseudonyms per docs/spec/pseudonyms-v1.md.
 
     python pyarrow_job.py INPUT OUTPUT KEY_FILE OBJECTION_LIST RUN_DATE DOMAIN
 

@@ -404,7 +404,7 @@ def session(master=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="doel-spark",
-        description="Run a doel pipeline on Apache Spark (see the README's 'On Spark').",
+        description="Run a doel pipeline on Apache Spark (see docs/spark.md).",
     )
     parser.add_argument("pipeline")
     key = parser.add_mutually_exclusive_group(required=True)

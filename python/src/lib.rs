@@ -13,6 +13,7 @@ use chrono::NaiveDate;
 use doel::apply::rows::{LISTED_COLUMN, ListMatch, RowPlan, canonical_bsns};
 use doel::apply::{self, ApplyError};
 use doel::kernels::keys::MasterKey;
+use doel::keyfile::KeyFileError;
 use doel::kernels::table::Cell;
 use doel::plan;
 use doel::spec::{Catalogue, Pipeline, Table};
@@ -223,56 +224,48 @@ impl Plan {
     }
 }
 
+/// The key from a file (doel's own reader: bounded, checked, the permission warning
+/// once per process) or from an environment variable.
 fn load_key(key_file: Option<&str>, key_env: Option<&str>) -> PyResult<MasterKey> {
-    let contents = match (key_file, key_env) {
+    match (key_file, key_env) {
         (Some(path), None) => {
-            warn_if_shared(path);
-            std::fs::read(path).map_err(|e| {
-                error(
-                    format!("key file {path}: {}", e.kind()),
-                    "ship the key file to every executor (spark.files) and pass its local name",
-                )
-            })?
+            let loaded = doel::keyfile::load(Some(Path::new(path)), false).map_err(|e| {
+                let hint = match e {
+                    KeyFileError::Read { .. } => {
+                        "ship the key file to every executor (spark.files) and pass its local name"
+                    }
+                    _ => e.hint(),
+                };
+                error(e.to_string(), hint)
+            })?;
+            if let Some(warning) = &loaded.warning {
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| eprintln!("doel: warning: {warning}"));
+            }
+            Ok(loaded.key)
         }
-        (None, Some(name)) => std::env::var(name)
-            .map_err(|_| {
+        (None, Some(name)) => {
+            let mut contents = std::env::var(name)
+                .map_err(|_| {
+                    error(
+                        format!("the environment variable {name} holds no key"),
+                        "set it on the driver and every executor from the cluster's secret store; with SECRET in its name Spark's UI and logs redact it",
+                    )
+                })?
+                .into_bytes();
+            let key = MasterKey::from_hex_file_contents(&contents);
+            contents.fill(0);
+            key.map_err(|e| {
                 error(
-                    format!("the environment variable {name} holds no key"),
-                    "set it on the driver and every executor from the cluster's secret store; with SECRET in its name Spark's UI and logs redact it",
+                    format!("the key in {name}: {e}"),
+                    "a key is 64 hex digits, as `doel keygen` writes it",
                 )
-            })?
-            .into_bytes(),
-        _ => {
-            return Err(error(
-                "give exactly one of key_file and key_env",
-                "the key is read on each executor, never passed as a value",
-            ));
+            })
         }
-    };
-    let key = MasterKey::from_hex_file_contents(&contents);
-    let mut contents = contents;
-    contents.fill(0);
-    key.map_err(|e| {
-        error(
-            format!("the key: {e}"),
-            "a key is 64 hex digits, as `doel keygen` writes it",
-        )
-    })
-}
-
-/// A warning on stderr, once per process, when others than the owner may read the key
-/// file.
-fn warn_if_shared(path: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    static WARNED: std::sync::Once = std::sync::Once::new();
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        WARNED.call_once(|| {
-            eprintln!(
-                "doel: warning: key file {path} can be read by others than its owner; chmod 600 it"
-            );
-        });
+        _ => Err(error(
+            "give exactly one of key_file and key_env",
+            "the key is read on each executor, never passed as a value",
+        )),
     }
 }
 

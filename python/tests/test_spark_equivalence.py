@@ -182,6 +182,25 @@ class SparkEquivalence(unittest.TestCase):
         self.assertTrue(outputs[0].equals(outputs[1]))
         self.assertTrue(outputs[0].equals(outputs[2]))
 
+    def test_key_files_read_as_the_cli_reads_them(self):
+        """The extension reads key files with doel's own reader: /dev/zero and an
+        oversized file are refused (not read until memory runs out), and so is a signing
+        key's public half, each with the CLI's message."""
+        pipeline = "pipelines/gemeente-jeugd.toml"
+        text = (ROOT / pipeline).read_text()
+        catalogue = (ROOT / "pipelines/catalogue.toml").read_text()
+        schema = pq.read_schema(ROOT / "sample-data/export.parquet")
+        plan = doel.Plan(pipeline, text, catalogue, schema, RUN_DATE)
+        big = self.dir / "big.key"
+        big.write_bytes(b"0" * (1 << 20))
+        public = self.dir / "sign.key.pub"
+        public.write_text("doel-ed25519-public " + "ab" * 32 + "\n")
+        for path, message in (("/dev/zero", "key file /dev/zero"),
+                              (str(big), "big.key"),
+                              (str(public), "is a signing key, not a pseudonym key")):
+            with self.assertRaisesRegex(doel.DoelError, message):
+                plan.rows(key_file=path, lists_joined=False)
+
     def test_microdata_refused(self):
         with self.assertRaisesRegex(doel.DoelError, "not run on Spark yet"):
             self.on_spark("pipelines/onderzoek-microdata.toml", self.dir / "micro.parquet")

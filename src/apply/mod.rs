@@ -8,7 +8,7 @@ pub mod microdata;
 pub mod rows;
 pub mod table;
 
-use crate::kernels::batch::Reason;
+use crate::kernels::canonical::Reason;
 
 /// A value had no canonical form and the pipeline says `on_invalid = "fail"`. `row`
 /// counts data rows from the `first_row` the caller gave (from 1, across the input's

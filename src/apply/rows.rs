@@ -13,8 +13,8 @@ use chrono::NaiveDate;
 
 use super::{ApplyError, InvalidValue};
 use crate::kernels::arrays::{KernelError, Strings};
-use crate::kernels::batch::{self, Encoder, Expiry, KernelOutput, LinkSource, Tally};
 use crate::kernels::canonical;
+use crate::kernels::columns::{self, Encoder, Expiry, KernelOutput, LinkSource, Tally};
 use crate::kernels::generalise::{self, AgeBands, Buckets};
 use crate::kernels::keys::{MasterKey, SPEC_VERSION};
 use crate::kernels::scrub::{ScrubCounts, Scrubber};
@@ -369,16 +369,16 @@ impl RowPlan {
         // Per row: marked restricted, marked objected, a flag unreadable.
         let mut marks = vec![(false, false, false); height];
         for exclusion in &self.exclusions {
-            let flags = batch::flags(input(batch, &exclusion.column, Want::Text)?.as_ref())
+            let flags = columns::flags(input(batch, &exclusion.column, Want::Text)?.as_ref())
                 .map_err(|e| {
                     ApplyError::Internal(format!("exclusion flag `{}`: {e}", exclusion.column))
                 })?;
             for (mark, flag) in marks.iter_mut().zip(flags) {
                 match (flag, exclusion.reason) {
-                    (batch::Flag::Yes, ExclusionReason::Restriction) => mark.0 = true,
-                    (batch::Flag::Yes, ExclusionReason::Objection) => mark.1 = true,
-                    (batch::Flag::Unreadable, _) => mark.2 = true,
-                    (batch::Flag::No | batch::Flag::Missing, _) => {}
+                    (columns::Flag::Yes, ExclusionReason::Restriction) => mark.0 = true,
+                    (columns::Flag::Yes, ExclusionReason::Objection) => mark.1 = true,
+                    (columns::Flag::Unreadable, _) => mark.2 = true,
+                    (columns::Flag::No | columns::Flag::Missing, _) => {}
                 }
             }
         }
@@ -682,19 +682,22 @@ impl RowPlan {
             Op::Keep(source) => {
                 let array = Arc::clone(column(batch, source)?);
                 let (array, tally) =
-                    batch::finite(array.as_ref()).unwrap_or((array, Tally::default()));
+                    columns::finite(array.as_ref()).unwrap_or((array, Tally::default()));
                 return Ok((array, tally, ScrubCounts::default()));
             }
             Op::Scrub(source, scrubber) => {
-                return batch::scrub(text(source)?.as_ref(), scrubber).map_err(kernel_error);
+                return columns::scrub(text(source)?.as_ref(), scrubber).map_err(kernel_error);
             }
-            Op::Bsn(p, source) => batch::pseudonymise_bsn(p, text(source)?.as_ref()),
+            Op::Bsn(p, source) => columns::pseudonymise_bsn(p, text(source)?.as_ref()),
             Op::Name(p, sources) => {
                 let arrays = sources
                     .iter()
                     .map(|s| text(s))
                     .collect::<Result<Vec<_>, _>>()?;
-                batch::pseudonymise_name(p, &arrays.iter().map(|a| a.as_ref()).collect::<Vec<_>>())
+                columns::pseudonymise_name(
+                    p,
+                    &arrays.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
+                )
             }
             Op::Link(p, parts) => {
                 let arrays: Vec<Vec<ArrayRef>> = parts
@@ -714,19 +717,19 @@ impl RowPlan {
                         }
                     })
                     .collect();
-                batch::pseudonymise_link(p, &sources)
+                columns::pseudonymise_link(p, &sources)
             }
-            Op::Year(source) => batch::year(date(source)?.as_ref()),
-            Op::Month(source) => batch::month(date(source)?.as_ref()),
+            Op::Year(source) => columns::year(date(source)?.as_ref()),
+            Op::Month(source) => columns::month(date(source)?.as_ref()),
             Op::AgeBand(source, reference, bands) => {
-                batch::age_band(date(source)?.as_ref(), *reference, bands)
+                columns::age_band(date(source)?.as_ref(), *reference, bands)
             }
-            Op::Pc4(source) => batch::pc4(text(source)?.as_ref()),
+            Op::Pc4(source) => columns::pc4(text(source)?.as_ref()),
             Op::Bucket(source, buckets) => {
-                batch::bucket(input(batch, source, Want::Number)?.as_ref(), buckets)
+                columns::bucket(input(batch, source, Want::Number)?.as_ref(), buckets)
             }
             Op::TopCode(source, max) => {
-                batch::top_code(input(batch, source, Want::Number)?.as_ref(), *max)
+                columns::top_code(input(batch, source, Want::Number)?.as_ref(), *max)
             }
         }
         .map_err(kernel_error)?;
@@ -737,7 +740,7 @@ impl RowPlan {
 
 /// Per row of `batch`, where it stands against `term`.
 fn expired(batch: &RecordBatch, term: &Term) -> Result<Vec<Expiry>, ApplyError> {
-    batch::expired(
+    columns::expired(
         input(batch, &term.anchor, Want::Date)?.as_ref(),
         term.cutoff,
     )
@@ -827,4 +830,697 @@ pub fn canonical_bsns(values: &ArrayRef) -> Result<arrow::array::StringArray, Ap
                 .map(|digits| String::from_utf8_lossy(&digits).into_owned())
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    use arrow::array::{AsArray, Float64Array, StringArray};
+    use arrow::datatypes::Int32Type;
+    use hmac::{KeyInit, Mac};
+
+    use crate::kernels::canonical::Reason;
+    use crate::spec::{Catalogue, Pipeline};
+
+    const CATALOGUE: &str = r#"
+[catalogue]
+name = "t"
+key = "bsn"
+[retention.dossier]
+years = 7
+after = "einde"
+[retention.kort]
+years = 2
+after = "afgemeld"
+[columns]
+bsn = { type = "text", category = "bsn", subjects = ["child"], retention = "dossier" }
+voornaam = { type = "text", category = "identifier", subjects = ["child"], retention = "kort" }
+postcode = { type = "text", category = "address", subjects = ["child"] }
+geboren = { type = "date", category = "birth_date", subjects = ["child"] }
+einde = { type = "date", category = "contract", subjects = ["child"] }
+afgemeld = { type = "date", category = "contract", subjects = ["child"] }
+beperkt = { type = "boolean", category = "restriction", subjects = ["child"] }
+bezwaar = { type = "text", category = "objection", subjects = ["child"] }
+uren = { type = "float", category = "other", subjects = ["child"] }
+"#;
+
+    const KEY: [u8; 32] = [7; 32];
+
+    /// The run date: the key's term (7 years after `einde`) starts at 2019-01-01, the
+    /// first name's (2 years after `afgemeld`) at 2024-01-01.
+    fn run_date() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+    }
+
+    /// One row per case:
+    /// 0 kept; 1 restricted and objected; 2 objected; 3 past the key's term; 4 an anchor
+    /// that is no date; 5 a BSN failing the elfproef; 6 the first name past its term;
+    /// 7 an objection flag that cannot be read.
+    fn batch() -> RecordBatch {
+        let text = |values: Vec<Option<&str>>| Arc::new(StringArray::from(values)) as ArrayRef;
+        RecordBatch::try_from_iter_with_nullable([
+            (
+                "bsn",
+                text(vec![
+                    Some("123456782"),
+                    Some("111222333"),
+                    Some("999999990"),
+                    Some("100000009"),
+                    Some("123456782"),
+                    Some("123456789"),
+                    Some("111222333"),
+                    Some("999999990"),
+                ]),
+                true,
+            ),
+            (
+                "voornaam",
+                text(vec![
+                    Some("Anna"),
+                    Some("Bram"),
+                    Some("Cas"),
+                    Some("Daan"),
+                    Some("Eva"),
+                    Some("Fem"),
+                    Some("Gijs"),
+                    Some("Hugo"),
+                ]),
+                true,
+            ),
+            ("postcode", text(vec![Some("1234AB"); 8]), true),
+            (
+                "geboren",
+                text(vec![
+                    Some("2020-05-01"),
+                    Some("2019-02-03"),
+                    Some("2018-01-01"),
+                    Some("2017-01-01"),
+                    Some("2016-01-01"),
+                    Some("2021-07-07"),
+                    Some("2022-08-08"),
+                    Some("2015-03-03"),
+                ]),
+                true,
+            ),
+            (
+                "einde",
+                text(vec![
+                    None,
+                    None,
+                    None,
+                    Some("2018-06-30"),
+                    Some("30-06-2018"),
+                    None,
+                    Some("2020-01-01"),
+                    None,
+                ]),
+                true,
+            ),
+            (
+                "afgemeld",
+                text(vec![
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    Some("2023-01-01"),
+                    None,
+                ]),
+                true,
+            ),
+            (
+                "beperkt",
+                Arc::new(BooleanArray::from(vec![
+                    Some(false),
+                    Some(true),
+                    Some(false),
+                    Some(false),
+                    Some(false),
+                    Some(false),
+                    Some(false),
+                    None,
+                ])) as ArrayRef,
+                true,
+            ),
+            (
+                "bezwaar",
+                text(vec![
+                    Some("nee"),
+                    Some("ja"),
+                    Some("JA "),
+                    Some("nee"),
+                    Some("nee"),
+                    Some("nee"),
+                    Some("n"),
+                    Some("misschien"),
+                ]),
+                true,
+            ),
+            (
+                "uren",
+                Arc::new(Float64Array::from(vec![
+                    3.5,
+                    1.0,
+                    2.0,
+                    4.0,
+                    5.0,
+                    6.0,
+                    f64::NAN,
+                    7.0,
+                ])) as ArrayRef,
+                true,
+            ),
+        ])
+        .unwrap()
+    }
+
+    /// The plan of a research pipeline over `batch`'s columns, resolved as `doel run`
+    /// resolves it (policy checked, the schema read from the batch).
+    fn plan(batch: &RecordBatch, exclusions: &str, columns: &str) -> Plan {
+        let text = format!(
+            "[pipeline]\nname='t'\npurpose='research'\nlegal_basis='public-task'\nrecipient='r'\ncontroller='c'\ncontact='fg'\nrecipient_retention='1y'\npseudonym_domain='d'\ncatalogue='c.toml'\n[input]\npath='i.csv'\n[output]\npath='o.csv'\n[exclusions]\nrestricted='beperkt'\nobjected='bezwaar'\n{exclusions}\n[columns]\n{columns}"
+        );
+        Plan::resolve(
+            Pipeline::parse(Path::new("p.toml"), &text).unwrap(),
+            Catalogue::parse(Path::new("c.toml"), CATALOGUE).unwrap(),
+            &crate::apply::column_types(&batch.schema()),
+            run_date(),
+        )
+        .unwrap()
+    }
+
+    fn columns(on_invalid: &str) -> String {
+        format!(
+            "bsn = {{ action = 'pseudonymise', kind = 'bsn', as = 'kind_id', on_invalid = '{on_invalid}' }}\n\
+             voornaam = {{ action = 'pseudonymise', kind = 'name', as = 'naam' }}\n\
+             postcode = 'drop'\n\
+             geboren = {{ action = 'generalise', to = 'year' }}\n\
+             uren = 'keep'\n"
+        )
+    }
+
+    fn row_plan(batch: &RecordBatch, on_invalid: &str) -> RowPlan {
+        let plan = plan(batch, "", &columns(on_invalid));
+        RowPlan::new(
+            &plan,
+            &MasterKey::from_bytes(KEY),
+            ListMatch::Sets(ListSets::default()),
+        )
+        .unwrap()
+    }
+
+    fn pseudonym(kind: &str, canonical: &[u8]) -> String {
+        MasterKey::from_bytes(KEY)
+            .domain("d")
+            .pseudonymiser(kind)
+            .pseudonym(canonical)
+    }
+
+    fn texts(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+        batch
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("no column `{name}`"))
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.map(str::to_owned))
+            .collect()
+    }
+
+    fn names(batch: &RecordBatch) -> Vec<String> {
+        batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    #[test]
+    fn each_row_is_classified_by_the_first_reason_that_excludes_it() {
+        let batch = batch();
+        let classes = row_plan(&batch, "null").classify(&batch).unwrap();
+        assert_eq!(
+            classes,
+            [
+                None,
+                Some(Excluded::Restriction),
+                Some(Excluded::Objection),
+                Some(Excluded::Retention { undated: false }),
+                Some(Excluded::Retention { undated: true }),
+                None,
+                None,
+                Some(Excluded::Unreadable),
+            ]
+        );
+    }
+
+    #[test]
+    fn excluded_rows_are_counted_by_reason_and_left_out() {
+        let batch = batch();
+        let out = row_plan(&batch, "null").apply(&batch, 1).unwrap();
+        assert_eq!(
+            out.stats.excluded,
+            ExclusionCounts {
+                restriction: 1,
+                objection: 1,
+                retention: 2,
+                retention_undated: 1,
+                unreadable: 1,
+            }
+        );
+        assert_eq!(out.stats.excluded.total(), 5);
+        assert_eq!(out.stats.rows_dropped, 0);
+        // Rows 0, 5 and 6 remain, in order.
+        assert_eq!(out.batch.num_rows(), 3);
+        let years: Vec<Option<i32>> = out
+            .batch
+            .column_by_name("geboren")
+            .unwrap()
+            .as_primitive::<Int32Type>()
+            .iter()
+            .collect();
+        assert_eq!(years, [Some(2020), Some(2021), Some(2022)]);
+    }
+
+    #[test]
+    fn only_released_columns_are_in_the_output() {
+        let batch = batch();
+        let out = row_plan(&batch, "null").apply(&batch, 1).unwrap();
+        assert_eq!(names(&out.batch), ["kind_id", "naam", "geboren", "uren"]);
+        for absent in [
+            "bsn", "voornaam", "postcode", "einde", "afgemeld", "beperkt", "bezwaar",
+        ] {
+            assert!(out.batch.column_by_name(absent).is_none(), "{absent}");
+        }
+    }
+
+    #[test]
+    fn a_bsn_becomes_the_keyed_pseudonym_of_its_canonical_form() {
+        let batch = batch();
+        let out = row_plan(&batch, "null").apply(&batch, 1).unwrap();
+        assert_eq!(
+            texts(&out.batch, "kind_id"),
+            [
+                Some(pseudonym("bsn", b"123456782")),
+                None,
+                Some(pseudonym("bsn", b"111222333")),
+            ]
+        );
+        // The same value from the spec's definition, with the HMAC crate:
+        // hex(H(H(K, "doel/v1/domain/d"), "bsn" US "123456782")[..16]).
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&KEY).unwrap();
+        mac.update(b"doel/v1/domain/d");
+        let domain = mac.finalize().into_bytes();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&domain).unwrap();
+        mac.update(b"bsn\x1f123456782");
+        let expected = hex::encode(&mac.finalize().into_bytes()[..16]);
+        assert_eq!(texts(&out.batch, "kind_id")[0].as_deref(), Some(&*expected));
+        // Another domain or key gives another pseudonym.
+        let other = MasterKey::from_bytes(KEY)
+            .domain("e")
+            .pseudonymiser("bsn")
+            .pseudonym(b"123456782");
+        assert_ne!(other, expected);
+    }
+
+    #[test]
+    fn pseudonym_columns_carry_their_metadata() {
+        let batch = batch();
+        let rows = row_plan(&batch, "null");
+        let out = rows.apply(&batch, 1).unwrap();
+        let schema = out.batch.schema();
+        let metadata = schema.field_with_name("kind_id").unwrap().metadata();
+        let fingerprint = MasterKey::from_bytes(KEY).fingerprint();
+        for (key, value) in [
+            ("doel.pseudonym.spec", SPEC_VERSION),
+            ("doel.pseudonym.kind", "bsn"),
+            ("doel.pseudonym.encoding", "pseudonym"),
+            ("doel.pseudonym.domain", "d"),
+            ("doel.pseudonym.key_fingerprint", fingerprint.as_str()),
+        ] {
+            assert_eq!(metadata.get(key).map(String::as_str), Some(value), "{key}");
+        }
+        assert!(
+            schema
+                .field_with_name("geboren")
+                .unwrap()
+                .metadata()
+                .is_empty()
+        );
+        let named: Vec<&str> = rows
+            .field_metadata()
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(named, ["kind_id", "naam"]);
+    }
+
+    #[test]
+    fn on_invalid_null_releases_the_row_with_the_value_null() {
+        let batch = batch();
+        let out = row_plan(&batch, "null").apply(&batch, 1).unwrap();
+        let bsn = &out.stats.tallies[0];
+        assert_eq!((bsn.missing, bsn.invalid), (0, 1));
+        // Row 1 of the three kept: batch row 5.
+        assert_eq!(bsn.first_rejected, Some((1, Reason::Invalid)));
+        assert_eq!(out.batch.num_rows(), 3);
+        assert_eq!(out.stats.rows_dropped, 0);
+    }
+
+    #[test]
+    fn on_invalid_drop_row_leaves_the_row_out() {
+        let batch = batch();
+        let out = row_plan(&batch, "drop_row").apply(&batch, 1).unwrap();
+        assert_eq!(out.stats.rows_dropped, 1);
+        assert_eq!(out.stats.tallies[0].invalid, 1);
+        assert_eq!(
+            texts(&out.batch, "kind_id"),
+            [
+                Some(pseudonym("bsn", b"123456782")),
+                Some(pseudonym("bsn", b"111222333")),
+            ]
+        );
+        assert_eq!(out.stats.excluded.total(), 5);
+    }
+
+    #[test]
+    fn drop_row_is_the_default_for_a_bsn() {
+        let batch = batch();
+        let columns = columns("null").replace(", on_invalid = 'null'", "");
+        let plan = plan(&batch, "", &columns);
+        assert_eq!(plan.outputs[0].on_invalid, OnInvalid::DropRow);
+        let rows = RowPlan::new(
+            &plan,
+            &MasterKey::from_bytes(KEY),
+            ListMatch::Sets(ListSets::default()),
+        )
+        .unwrap();
+        assert_eq!(rows.apply(&batch, 1).unwrap().stats.rows_dropped, 1);
+    }
+
+    #[test]
+    fn on_invalid_fail_names_the_data_row_of_the_input() {
+        let batch = batch();
+        let Err(ApplyError::InvalidValue(e)) = row_plan(&batch, "fail").apply(&batch, 101) else {
+            panic!("an invalid BSN under on_invalid = \"fail\" must fail");
+        };
+        // Batch row 5 (0-based), after five rows excluded before it was transformed:
+        // data row 101 + 5.
+        assert_eq!(e.row, 106);
+        assert_eq!(e.column, "kind_id");
+        assert_eq!(e.sources, "`bsn`");
+        assert_eq!(e.reason, Reason::Invalid);
+        let message = e.to_string();
+        assert!(message.contains("data row 106"), "{message}");
+        assert!(!message.contains("123456789"), "{message}");
+    }
+
+    #[test]
+    fn on_invalid_fail_counts_a_missing_value_too() {
+        let mut columns: Vec<ArrayRef> = batch().columns().to_vec();
+        columns[0] = Arc::new(StringArray::from(vec![
+            Some("123456782"),
+            None,
+            None,
+            None,
+            None,
+            Some("  "),
+            None,
+            None,
+        ]));
+        let batch = RecordBatch::try_new(batch().schema(), columns).unwrap();
+        let Err(ApplyError::InvalidValue(e)) = row_plan(&batch, "fail").apply(&batch, 1) else {
+            panic!("a blank BSN under on_invalid = \"fail\" must fail");
+        };
+        assert_eq!((e.row, e.reason), (6, Reason::Missing));
+    }
+
+    #[test]
+    fn a_value_past_its_term_is_withheld_and_the_row_stays() {
+        let batch = batch();
+        let out = row_plan(&batch, "null").apply(&batch, 1).unwrap();
+        assert_eq!(
+            texts(&out.batch, "naam"),
+            [
+                Some(pseudonym("name", b"anna")),
+                Some(pseudonym("name", b"fem")),
+                None,
+            ]
+        );
+        // Per released column: the name's one value withheld, counted in rows written.
+        assert_eq!(out.stats.expired, [0, 1, 0, 0]);
+        // A withheld value is neither missing nor invalid.
+        let naam = &out.stats.tallies[1];
+        assert_eq!(
+            (naam.missing, naam.invalid, naam.first_rejected),
+            (0, 0, None)
+        );
+    }
+
+    #[test]
+    fn a_withheld_value_cannot_fail_the_run_but_later_rows_still_do() {
+        let mut columns: Vec<ArrayRef> = batch().columns().to_vec();
+        // Row 6's name is past its term and missing; row 7 has an empty name in term, but
+        // is excluded (its objection flag is unreadable).
+        columns[1] = Arc::new(StringArray::from(vec![
+            Some("Anna"),
+            Some("Bram"),
+            Some("Cas"),
+            Some("Daan"),
+            Some("Eva"),
+            Some("Fem"),
+            None,
+            Some(""),
+        ]));
+        let batch = RecordBatch::try_new(batch().schema(), columns).unwrap();
+        let name_fails = columns_with_name_on_invalid("fail");
+        let plan = plan(&batch, "", &name_fails);
+        let rows = RowPlan::new(
+            &plan,
+            &MasterKey::from_bytes(KEY),
+            ListMatch::Sets(ListSets::default()),
+        )
+        .unwrap();
+        let out = rows.apply(&batch, 1).unwrap();
+        assert_eq!(out.batch.num_rows(), 3);
+        assert_eq!(out.stats.expired, [0, 0, 0, 0]);
+        assert_eq!(texts(&out.batch, "naam")[2], None);
+
+        // With no row excluded by a flag, row 7's empty name (after the withheld one)
+        // fails: its data row is mapped back through the rows excluded by retention and
+        // the withheld one.
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        columns[7] = Arc::new(StringArray::from(vec![Some("nee"); 8]));
+        columns[6] = Arc::new(BooleanArray::from(vec![Some(false); 8]));
+        let batch = RecordBatch::try_new(batch.schema(), columns).unwrap();
+        let Err(ApplyError::InvalidValue(e)) = rows.apply(&batch, 1) else {
+            panic!("the empty name of row 7 must fail");
+        };
+        assert_eq!(
+            (e.column.as_str(), e.row, e.reason),
+            ("naam", 8, Reason::Missing)
+        );
+    }
+
+    fn columns_with_name_on_invalid(on_invalid: &str) -> String {
+        columns("null").replace(
+            "as = 'naam' }",
+            &format!("as = 'naam', on_invalid = '{on_invalid}' }}"),
+        )
+    }
+
+    #[test]
+    fn drop_row_keeps_a_row_whose_value_was_withheld() {
+        let batch = batch();
+        let plan = plan(&batch, "", &columns_with_name_on_invalid("drop_row"));
+        let rows = RowPlan::new(
+            &plan,
+            &MasterKey::from_bytes(KEY),
+            ListMatch::Sets(ListSets::default()),
+        )
+        .unwrap();
+        let out = rows.apply(&batch, 1).unwrap();
+        assert_eq!(out.stats.rows_dropped, 0);
+        assert_eq!(out.batch.num_rows(), 3);
+        assert_eq!(out.stats.expired, [0, 1, 0, 0]);
+    }
+
+    #[test]
+    fn a_kept_float_loses_nan_as_an_invalid_value() {
+        let batch = batch();
+        let out = row_plan(&batch, "null").apply(&batch, 1).unwrap();
+        let uren: Vec<Option<f64>> = out
+            .batch
+            .column_by_name("uren")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Float64Type>()
+            .iter()
+            .collect();
+        assert_eq!(uren, [Some(3.5), Some(6.0), None]);
+        assert_eq!(out.stats.tallies[3].invalid, 1);
+    }
+
+    #[test]
+    fn a_record_within_its_term_a_day_later_is_excluded_a_day_earlier() {
+        // The key's term starts at 2019-01-01 for the run date: an anchor that day is
+        // within, the day before is past.
+        let batch = batch();
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        let mut einde: Vec<Option<&str>> = vec![None; 8];
+        einde[0] = Some("2019-01-01");
+        einde[5] = Some("2018-12-31");
+        columns[4] = Arc::new(StringArray::from(einde));
+        let batch = RecordBatch::try_new(batch.schema(), columns).unwrap();
+        let classes = row_plan(&batch, "null").classify(&batch).unwrap();
+        assert_eq!(classes[0], None);
+        assert_eq!(classes[5], Some(Excluded::Retention { undated: false }));
+    }
+
+    #[test]
+    fn exclusion_lists_exclude_by_canonical_bsn_and_count_per_list() {
+        let batch = batch();
+        let plan = plan(
+            &batch,
+            "bsn = 'bsn'\nobjection_lists = ['o.csv']\nrestriction_lists = ['r.csv']",
+            &columns("null"),
+        );
+        assert_eq!(plan.exclusion_key.as_deref(), Some("bsn"));
+        let mut sets = ListSets::default();
+        // Row 0's BSN on the objection list, row 6's on the restriction list.
+        sets.push(ExclusionReason::Objection, [b"123456782"])
+            .unwrap();
+        sets.push(ExclusionReason::Restriction, [b"111222333"])
+            .unwrap();
+        let rows = RowPlan::new(&plan, &MasterKey::from_bytes(KEY), ListMatch::Sets(sets)).unwrap();
+        let out = rows.apply(&batch, 1).unwrap();
+        // Only row 5 (an invalid BSN, on no list) remains.
+        assert_eq!(out.batch.num_rows(), 1);
+        assert_eq!(texts(&out.batch, "kind_id"), [None]);
+        let e = out.stats.excluded;
+        // Row 1 is restricted by its flag and listed for restriction; rows 0, 4 by the
+        // objection list (row 4 would be undated otherwise); row 6 by the restriction list.
+        assert_eq!(
+            (
+                e.restriction,
+                e.objection,
+                e.retention,
+                e.retention_undated,
+                e.unreadable
+            ),
+            (2, 3, 1, 0, 1)
+        );
+        // Per list, the records it names whatever else excluded them: 0 and 4; 1 and 6.
+        assert_eq!(out.stats.listed, [2, 2]);
+    }
+
+    #[test]
+    fn a_listed_column_decides_the_list_match() {
+        let batch = batch();
+        let plan = plan(
+            &batch,
+            "bsn = 'bsn'\nobjection_lists = ['o.csv']",
+            &columns("null"),
+        );
+        let rows = RowPlan::new(
+            &plan,
+            &MasterKey::from_bytes(KEY),
+            ListMatch::Column(LISTED_COLUMN.into()),
+        )
+        .unwrap();
+        let mut fields: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| (**f).clone())
+            .collect();
+        fields.push(Field::new(LISTED_COLUMN, DataType::Utf8, true));
+        let with = |listed: Vec<Option<&str>>| {
+            let mut columns = batch.columns().to_vec();
+            columns.push(Arc::new(StringArray::from(listed)));
+            RecordBatch::try_new(Arc::new(Schema::new(fields.clone())), columns).unwrap()
+        };
+        let mut listed = vec![None; 8];
+        listed[0] = Some("objection");
+        listed[5] = Some("restriction");
+        let classes = rows.classify(&with(listed)).unwrap();
+        assert_eq!(classes[0], Some(Excluded::Objection));
+        assert_eq!(classes[5], Some(Excluded::Restriction));
+        assert_eq!(classes[6], None);
+        let mut unknown = vec![None; 8];
+        unknown[3] = Some("bezwaar");
+        assert!(matches!(
+            rows.classify(&with(unknown)),
+            Err(ApplyError::Internal(m)) if m.contains(LISTED_COLUMN)
+        ));
+    }
+
+    #[test]
+    fn excluded_rows_are_not_transformed_or_counted() {
+        // Every excluded row holds an invalid BSN: under "fail" none of them fails the run.
+        let mut columns: Vec<ArrayRef> = batch().columns().to_vec();
+        columns[0] = Arc::new(StringArray::from(vec![
+            Some("123456782"),
+            Some("x"),
+            Some("x"),
+            Some("x"),
+            Some("x"),
+            Some("100000009"),
+            Some("111222333"),
+            Some("x"),
+        ]));
+        let batch = RecordBatch::try_new(batch().schema(), columns).unwrap();
+        let out = row_plan(&batch, "fail").apply(&batch, 1).unwrap();
+        assert_eq!(out.stats.tallies[0].invalid, 0);
+        assert_eq!(out.batch.num_rows(), 3);
+    }
+
+    #[test]
+    fn exclusion_reasons_read_back_as_written() {
+        for e in [
+            Excluded::Restriction,
+            Excluded::Objection,
+            Excluded::Retention { undated: false },
+            Excluded::Retention { undated: true },
+            Excluded::Unreadable,
+        ] {
+            assert_eq!(Excluded::parse(e.as_str()), Some(e));
+        }
+        assert_eq!(Excluded::parse("bezwaar"), None);
+    }
+
+    #[test]
+    fn integer_bsns_are_read_as_text() {
+        let values: ArrayRef = Arc::new(arrow::array::Int64Array::from(vec![
+            Some(123456782),
+            Some(12345678),
+            None,
+            Some(100000009),
+        ]));
+        let canonical = canonical_bsns(&values).unwrap();
+        let got: Vec<Option<&str>> = canonical.iter().collect();
+        // 12345678 padded to 012345678 fails the elfproef.
+        assert_eq!(got, [Some("123456782"), None, None, Some("100000009")]);
+    }
+
+    #[test]
+    fn at_most_64_lists_are_matched() {
+        let mut sets = ListSets::default();
+        for _ in 0..ListSets::MAX_LISTS {
+            sets.push(ExclusionReason::Objection, [b"123456782"])
+                .unwrap();
+        }
+        assert_eq!(
+            sets.push(ExclusionReason::Restriction, [b"111222333"]),
+            None
+        );
+        assert_eq!(sets.reasons.len(), 64);
+        assert_eq!(sets.listed.len(), 1);
+        assert_eq!(sets.listed[b"123456782"], u64::MAX);
+        assert_eq!(sets.mask(ExclusionReason::Objection), u64::MAX);
+        assert_eq!(sets.mask(ExclusionReason::Restriction), 0);
+    }
 }

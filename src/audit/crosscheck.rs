@@ -11,24 +11,8 @@ use sha2::{Digest, Sha256};
 use super::manifest::Manifest;
 use super::register::{self, Entry, Verified};
 use super::signing::{self, VerifyingKey};
-
-/// One line of the verdict.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Finding {
-    Ok(String),
-    /// A file or the manifest differs from what the register recorded.
-    Changed(String),
-    /// The register cannot vouch for the manifest (broken chain, no entry, bad signature).
-    Failed(String),
-    /// Worth knowing, not a failure.
-    Note(String),
-}
-
-impl Finding {
-    pub fn is_failure(&self) -> bool {
-        matches!(self, Self::Changed(_) | Self::Failed(_))
-    }
-}
+use super::verify::Finding;
+use crate::text::escaped;
 
 /// The SHA-256 and size of each output file found beside the manifest, by file name.
 pub type Present = BTreeMap<String, (String, u64)>;
@@ -83,7 +67,7 @@ pub fn against_register(
             findings.push(Finding::Failed(format!(
                 "no register entry{} records run {}: the manifest is not of a run registered here, or its run_id was changed",
                 if verified.problem.is_some() { " before the break" } else { "" },
-                manifest.run_id
+                escaped(&manifest.run_id)
             )));
             return findings;
         }
@@ -92,7 +76,7 @@ pub fn against_register(
             findings.push(Finding::Failed(format!(
                 "register entries {} all record run {}: a run has one entry",
                 list.join(", "),
-                manifest.run_id
+                escaped(&manifest.run_id)
             )));
             return findings;
         }
@@ -115,7 +99,7 @@ pub fn against_register(
             before,
             Finding::Ok(format!(
                 "register entry {n} records run {}: the manifest and its outputs match it",
-                manifest.run_id
+                escaped(&manifest.run_id)
             )),
         );
     }
@@ -169,7 +153,8 @@ fn hold_outputs(
         else {
             findings.push(Finding::Changed(format!(
                 "{} ({}): in the manifest, not in register entry {n}",
-                output.file, output.role
+                escaped(&output.file),
+                escaped(&output.role)
             )));
             continue;
         };
@@ -188,7 +173,8 @@ fn hold_outputs(
         };
         findings.push(Finding::Changed(format!(
             "{} ({}): the manifest's SHA-256 or size differs from register entry {n}'s; {on_disk}",
-            output.file, output.role
+            escaped(&output.file),
+            escaped(&output.role)
         )));
     }
     for theirs in &recorded {
@@ -204,6 +190,14 @@ fn hold_outputs(
 
 fn entry_signature(entry: &Entry, key: &VerifyingKey) -> Finding {
     let n = entry.seq;
+    // A run with a signing key signs its manifest and its entry alike: an entry that
+    // records a signed manifest but holds no signature had its signature taken off.
+    let signed_manifest = manifest_field(entry, "signed").and_then(Value::as_bool) == Some(true);
+    if !entry.is_signed() && signed_manifest {
+        return Finding::Failed(format!(
+            "register entry {n} is not signed, though it records a signed manifest: its signature was removed"
+        ));
+    }
     if !entry.is_signed() {
         return Finding::Note(format!(
             "register entry {n} is not signed: it proves the manifest's hash, not who recorded it"

@@ -69,7 +69,7 @@ pub fn check(path: &Path, entries: &[Entry], this: DomainUse) -> Result<(), Audi
         if their_domain != this.domain {
             return Err(refuse(
                 format!(
-                    "pseudonym_domain {} differs from {}, used there for recipient {}, only in case, width or surrounding spaces: the two give pseudonyms that do not link, though they look alike",
+                    "pseudonym_domain {} differs from {}, used there for recipient {}, only once folded (case, width and compatibility forms, white space): the two give pseudonyms that do not link, though they look alike",
                     quoted(this.domain),
                     quoted(their_domain),
                     quoted(their_recipient)

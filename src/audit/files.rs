@@ -105,3 +105,45 @@ pub fn write_atomic(what: &'static str, path: &Path, bytes: &[u8]) -> Result<(),
     let _ = File::open(&dir).and_then(|d| d.sync_all());
     Ok(())
 }
+
+/// What a file was when a run opened it: a file changed, cut short or replaced
+/// meanwhile differs in one of these (the change time cannot be set back). The record
+/// step hashes the inputs after the run and checks that they are still the files read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    device: u64,
+    inode: u64,
+    bytes: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl Stamp {
+    pub fn of(path: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path)?;
+        Ok(Self {
+            device: m.dev(),
+            inode: m.ino(),
+            bytes: m.len(),
+            modified: (m.mtime(), m.mtime_nsec()),
+            changed: (m.ctime(), m.ctime_nsec()),
+        })
+    }
+
+    /// Whether `path` is still the file stamped.
+    pub fn holds(&self, path: &Path) -> bool {
+        Self::of(path).is_ok_and(|now| now == *self)
+    }
+}
+
+/// The first of `stamps` whose file changed since it was stamped.
+pub fn changed(stamps: &[(PathBuf, Stamp)]) -> Option<&Path> {
+    stamps
+        .iter()
+        .find(|(path, stamp)| !stamp.holds(path))
+        .map(|(path, _)| path.as_path())
+}
+
+/// Why a run fails when a file it read changed during it.
+pub const CHANGED: &str = "changed while doel read it (written to, cut short or replaced): what was read cannot be told from what is there now, so nothing is written; run again once the export is complete";

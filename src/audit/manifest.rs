@@ -1,7 +1,7 @@
 //! The manifest: a JSON file beside every extract that records what the run processed,
 //! for which purpose, under which basis, for whom, and how it was protected, with the
 //! SHA-256 of every file read and written. Its schema is versioned (`doel-manifest/1`)
-//! and documented in the README; fields are only ever added within a version.
+//! and documented in `docs/accountability.md`; fields are only ever added within a version.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AuditError;
-use crate::engine::RunSummary;
+use super::RunSummary;
 use crate::kernels::disclosure::CLASS_SIZE_BOUNDS;
 use crate::kernels::keys::SPEC_VERSION;
 use crate::kernels::scrub::Identifier;

@@ -10,12 +10,17 @@ pub mod domain;
 mod files;
 pub mod html;
 pub mod manifest;
+pub mod record;
 pub mod register;
+pub mod reidentify;
 pub mod signing;
+pub mod summary;
+pub mod verify;
 
 use std::path::PathBuf;
 
-pub use files::{Backups, sha256_file, write_atomic};
+pub use files::{Backups, CHANGED, Stamp, changed, sha256_file, write_atomic};
+pub use summary::{ListReport, MicrodataReport, RejectionCount, RunSummary};
 
 /// Why an accountability step failed.
 #[derive(Debug, thiserror::Error)]

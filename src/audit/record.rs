@@ -8,12 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use crate::audit::domain::{self, DomainUse};
-use crate::audit::manifest::{self, FileRecord, Manifest, OutputRecord, RunFacts};
-use crate::audit::register::{self, Appended};
-use crate::audit::signing::{self, SigningSecret};
-use crate::audit::{AuditError, Backups, delivery, html, sha256_file, write_atomic};
-use crate::engine::RunSummary;
+use super::domain::{self, DomainUse};
+use super::manifest::{self, FileRecord, Manifest, OutputRecord, RunFacts};
+use super::register::{self, Appended};
+use super::signing::{self, SigningSecret};
+use super::{AuditError, Backups, RunSummary, delivery, html, sha256_file, write_atomic};
 use crate::plan::Plan;
 
 /// What the accountability step wrote.
@@ -206,13 +205,11 @@ fn record_reads(plan: &Plan, summary: &RunSummary) -> Result<ReadRecords, AuditE
         .collect::<Result<Vec<_>, _>>()?;
     // Hashed after the run: a file changed meanwhile would be recorded as something
     // the run did not read.
-    if let Some(crate::engine::EngineError::Input { path, problem }) =
-        crate::engine::changed(&summary.stamps)
-    {
+    if let Some(path) = super::changed(&summary.stamps) {
         return Err(AuditError::File {
             what: "input",
-            path,
-            problem,
+            path: path.to_owned(),
+            problem: super::CHANGED.into(),
         });
     }
     Ok(ReadRecords {
@@ -253,7 +250,7 @@ fn write_all(
         ));
     }
     let delivery_spec = plan.pipeline.delivery.as_ref();
-    let finished = crate::audit::now_utc();
+    let finished = super::now_utc();
     let manifest = Manifest::new(
         plan,
         summary,

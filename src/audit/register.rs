@@ -13,7 +13,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -77,12 +77,16 @@ pub fn append_checked(
         .map_err(|e| fail(&e))?;
     file.lock().map_err(|e| fail(&e))?;
     let (seq, prev) = next_link(path, &mut file)?;
+    // An entry appended to a broken chain would make its break look like history, and a
+    // check (one pseudonym domain per recipient) cannot trust entries an edit may have
+    // changed: the whole chain must hold, read under the lock.
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0))
+        .and_then(|_| file.read_to_end(&mut bytes))
+        .map_err(|e| fail(&e))?;
+    let verified = intact(path, verify_bytes(&bytes))?;
     if let Some(check) = check {
-        let mut bytes = Vec::new();
-        file.seek(SeekFrom::Start(0))
-            .and_then(|_| file.read_to_end(&mut bytes))
-            .map_err(|e| fail(&e))?;
-        check(&parse(path, &bytes)?)?;
+        check(&verified)?;
     }
     let len = file.metadata().map_err(|e| fail(&e))?.len();
     let mut entry = Map::new();
@@ -127,7 +131,10 @@ fn next_link(path: &Path, file: &mut File) -> Result<(u64, String), AuditError> 
                 .ok()
                 .and_then(|v| v.get("seq").and_then(Value::as_u64))
                 .ok_or_else(|| malformed("its last entry is not a register entry"))?;
-            Ok((seq + 1, line_hash(&line)))
+            let next = seq
+                .checked_add(1)
+                .ok_or_else(|| malformed("its last entry is not a register entry"))?;
+            Ok((next, line_hash(&line)))
         }
     }
 }
@@ -240,44 +247,6 @@ impl Entry {
     }
 }
 
-/// Every entry of the register at `path`, as far as each line is a JSON object, whether
-/// or not the chain holds (none when there is no register yet): for checks that must see
-/// every entry, which `verify` does not past a break.
-pub fn read(path: &Path) -> Result<Vec<Entry>, AuditError> {
-    match std::fs::read(path) {
-        Ok(bytes) => parse(path, &bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(AuditError::file(WHAT, path, &e)),
-    }
-}
-
-fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<Entry>, AuditError> {
-    let mut entries = Vec::new();
-    for (i, raw) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
-        let n = i as u64 + 1;
-        let malformed = |problem: String| AuditError::Malformed {
-            what: WHAT,
-            path: path.to_owned(),
-            problem: format!("line {n}: {problem}; nothing was appended"),
-        };
-        let Some(line) = raw.strip_suffix(b"\n") else {
-            return Err(malformed(
-                "the entry is incomplete (a write was cut off)".into(),
-            ));
-        };
-        let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(line) else {
-            return Err(malformed("not a register entry (not a JSON object)".into()));
-        };
-        entries.push(Entry {
-            seq: fields.get("seq").and_then(Value::as_u64).unwrap_or(n),
-            sha256: line_hash(line),
-            fields,
-            line: line.to_vec(),
-        });
-    }
-    Ok(entries)
-}
-
 /// What `verify` found.
 #[derive(Debug, Clone)]
 pub struct Verified {
@@ -289,6 +258,35 @@ pub struct Verified {
 /// Read the register and check its chain; stops at the first break.
 pub fn verify(path: &Path) -> Result<Verified, AuditError> {
     let bytes = std::fs::read(path).map_err(|e| AuditError::file(WHAT, path, &e))?;
+    Ok(verify_bytes(&bytes))
+}
+
+/// The register's entries, read and checked: every line an entry and the chain intact
+/// (else exit 5, naming the break). What a run checks its pseudonym domain against, and
+/// what every append extends.
+pub fn read_intact(path: &Path) -> Result<Vec<Entry>, AuditError> {
+    match std::fs::read(path) {
+        Ok(bytes) => intact(path, verify_bytes(&bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(AuditError::file(WHAT, path, &e)),
+    }
+}
+
+fn intact(path: &Path, verified: Verified) -> Result<Vec<Entry>, AuditError> {
+    match verified.problem {
+        None => Ok(verified.entries),
+        Some(problem) => Err(AuditError::Malformed {
+            what: WHAT,
+            path: path.to_owned(),
+            problem: format!(
+                "its chain is broken ({problem}); nothing was appended: `doel register verify` says where"
+            ),
+        }),
+    }
+}
+
+/// The entries of a register's bytes and the first break in their chain.
+fn verify_bytes(bytes: &[u8]) -> Verified {
     let mut entries = Vec::new();
     let mut prev = GENESIS.to_owned();
     let mut problem = None;
@@ -365,7 +363,7 @@ pub fn verify(path: &Path) -> Result<Verified, AuditError> {
             line: line.to_vec(),
         });
     }
-    Ok(Verified { entries, problem })
+    Verified { entries, problem }
 }
 
 /// What [`check_signatures`] found.
@@ -445,7 +443,420 @@ pub fn run_entry<'a>(entries: &'a [Entry], run_id: &str) -> Result<Option<&'a En
     }
 }
 
-/// The default register: `doel-register.jsonl` beside the output.
-pub fn default_path(output: &Path) -> PathBuf {
-    super::files::dir_of(output).join("doel-register.jsonl")
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::path::PathBuf;
+
+    fn body(run_id: &str, rows: u64) -> Map<String, Value> {
+        match json!({ "kind": "run", "run_id": run_id, "rows": rows }) {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        }
+    }
+
+    fn lines(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn write_lines(path: &Path, lines: &[&str]) {
+        std::fs::write(
+            path,
+            lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        )
+        .unwrap();
+    }
+
+    fn sha(line: &str) -> String {
+        hex::encode(Sha256::digest(line.as_bytes()))
+    }
+
+    /// A register of three unsigned entries, and its path.
+    fn three() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doel-register.jsonl");
+        for i in 1..=3 {
+            append(&path, body(&format!("r{i}"), i), None).unwrap();
+        }
+        (dir, path)
+    }
+
+    fn problem(path: &Path) -> String {
+        verify(path).unwrap().problem.expect("a broken chain")
+    }
+
+    fn public(secret: &SigningSecret) -> signing::VerifyingKey {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(secret.public_hex(), &mut bytes).unwrap();
+        signing::VerifyingKey::from_bytes(&bytes).unwrap()
+    }
+
+    fn assert_malformed(result: Result<Appended, AuditError>, needle: &str) {
+        match result {
+            Err(AuditError::Malformed { what, problem, .. }) => {
+                assert_eq!(what, "register");
+                assert!(problem.contains(needle), "{problem}");
+                assert!(problem.contains("nothing was appended"), "{problem}");
+            }
+            Err(other) => panic!("expected Malformed, got {other}"),
+            Ok(appended) => panic!("appended entry {}", appended.seq),
+        }
+    }
+
+    #[test]
+    fn the_first_entry_starts_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory that does not exist yet is created.
+        let path = dir.path().join("sub").join("doel-register.jsonl");
+        let appended = append(&path, body("r1", 5), None).unwrap();
+        assert_eq!(appended.seq, 1);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with('\n') && text.matches('\n').count() == 1);
+        let line = text.trim_end_matches('\n');
+        assert_eq!(appended.sha256, sha(line));
+        assert_eq!(
+            line,
+            format!(
+                "{{\"seq\":1,\"prev\":\"{GENESIS}\",\"kind\":\"run\",\"run_id\":\"r1\",\"rows\":5}}"
+            )
+        );
+        assert_eq!(GENESIS, "0".repeat(64));
+    }
+
+    #[test]
+    fn a_second_entry_links_to_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let first = append(&path, body("r1", 5), None).unwrap();
+        let second = append(&path, body("r2", 6), None).unwrap();
+        assert_eq!(second.seq, 2);
+        let lines = lines(&path);
+        assert_eq!(first.sha256, sha(&lines[0]));
+        assert_eq!(second.sha256, sha(&lines[1]));
+        let entry: Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(entry["seq"], 2);
+        assert_eq!(entry["prev"], Value::String(sha(&lines[0])));
+        let verified = verify(&path).unwrap();
+        assert_eq!(verified.problem, None);
+        let seqs: Vec<u64> = verified.entries.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 2]);
+        assert_eq!(verified.entries[1].sha256, second.sha256);
+        assert_eq!(verified.entries[1].fields["run_id"], "r2");
+        assert_eq!(verified.entries[1].line, lines[1].as_bytes());
+    }
+
+    #[test]
+    fn verify_names_a_removed_first_entry() {
+        let (_dir, path) = three();
+        let all = lines(&path);
+        write_lines(&path, &[&all[1], &all[2]]);
+        assert_eq!(problem(&path), "line 1 holds entry 2: entry 1 was removed");
+        write_lines(&path, &[&all[2]]);
+        assert_eq!(
+            problem(&path),
+            "line 1 holds entry 3: entries 1–2 were removed"
+        );
+    }
+
+    #[test]
+    fn verify_names_a_removed_middle_entry() {
+        let (_dir, path) = three();
+        let all = lines(&path);
+        write_lines(&path, &[&all[0], &all[2]]);
+        let verified = verify(&path).unwrap();
+        assert_eq!(
+            verified.problem.as_deref(),
+            Some("line 2 holds entry 3: entry 2 was removed")
+        );
+        assert_eq!(verified.entries.len(), 1);
+    }
+
+    #[test]
+    fn verify_names_reordered_entries() {
+        let (_dir, path) = three();
+        let all = lines(&path);
+        write_lines(&path, &[&all[0], &all[2], &all[1]]);
+        assert_eq!(
+            problem(&path),
+            "line 2 holds entry 3 and line 3 holds entry 2: entries were reordered"
+        );
+    }
+
+    #[test]
+    fn verify_names_an_edited_entry() {
+        let (_dir, path) = three();
+        let all = lines(&path);
+        let edited = all[0].replace("\"rows\":1", "\"rows\":9");
+        assert_ne!(edited, all[0]);
+        write_lines(&path, &[&edited, &all[1], &all[2]]);
+        let verified = verify(&path).unwrap();
+        assert_eq!(
+            verified.problem.as_deref(),
+            Some(
+                "line 2: entry 2 does not match entry 1 before it: entry 1 was changed (or entry 2 itself)"
+            )
+        );
+        // It stops at the first break.
+        assert_eq!(verified.entries.len(), 1);
+    }
+
+    #[test]
+    fn verify_names_a_first_entry_that_does_not_start_the_chain() {
+        let (_dir, path) = three();
+        let all = lines(&path);
+        let edited = all[0].replace(GENESIS, &"1".repeat(64));
+        write_lines(&path, &[&edited, &all[1], &all[2]]);
+        assert_eq!(
+            problem(&path),
+            "line 1: entry 1 does not start the chain: it was changed, or entries before it were removed"
+        );
+    }
+
+    #[test]
+    fn verify_names_a_line_that_is_no_entry() {
+        let (_dir, path) = three();
+        let all = lines(&path);
+        write_lines(&path, &[&all[0], "[1, 2]", &all[2]]);
+        assert_eq!(
+            problem(&path),
+            "line 2: not a register entry (not a JSON object)"
+        );
+        write_lines(&path, &[&all[0], "{\"seq\":2}"]);
+        assert_eq!(problem(&path), "line 2: the entry lacks `seq` or `prev`");
+        write_lines(&path, &[&all[0], &all[0]]);
+        assert_eq!(problem(&path), "line 2 holds entry 1: an entry was copied");
+    }
+
+    #[test]
+    fn append_refuses_a_broken_chain_and_leaves_the_file_unchanged() {
+        let (_dir, path) = three();
+        let all = lines(&path);
+        let edited = all[0].replace("\"rows\":1", "\"rows\":9");
+        write_lines(&path, &[&edited, &all[1], &all[2]]);
+        let before = std::fs::read(&path).unwrap();
+        assert_malformed(append(&path, body("r4", 4), None), "its chain is broken");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert!(matches!(
+            read_intact(&path),
+            Err(AuditError::Malformed { problem, .. }) if problem.contains("line 2: entry 2 does not match")
+        ));
+    }
+
+    #[test]
+    fn append_refuses_a_torn_last_line_and_leaves_the_file_unchanged() {
+        let (_dir, path) = three();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(b"{\"seq\":4,\"prev\":\"ab");
+        std::fs::write(&path, &bytes).unwrap();
+        assert_malformed(
+            append(&path, body("r4", 4), None),
+            "its last entry is incomplete",
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        assert!(matches!(
+            check_appendable(&path),
+            Err(AuditError::Malformed { .. })
+        ));
+        assert_eq!(
+            problem(&path),
+            "line 4: the entry is incomplete (a write was cut off)"
+        );
+    }
+
+    #[test]
+    fn append_refuses_a_last_line_that_is_no_entry() {
+        let (_dir, path) = three();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(b"not json\n");
+        std::fs::write(&path, &bytes).unwrap();
+        assert_malformed(
+            append(&path, body("r4", 4), None),
+            "its last entry is not a register entry",
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
+
+    #[test]
+    fn a_check_that_refuses_appends_nothing() {
+        let (_dir, path) = three();
+        let before = std::fs::read(&path).unwrap();
+        let seen = std::cell::Cell::new(0);
+        let check = |entries: &[Entry]| {
+            seen.set(entries.len());
+            Err(AuditError::Refused {
+                path: PathBuf::from("x"),
+                problem: "no".into(),
+                hint: "",
+            })
+        };
+        let result = append_checked(&path, body("r4", 4), None, Some(&check));
+        assert!(matches!(result, Err(AuditError::Refused { .. })));
+        assert_eq!(seen.get(), 3);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        let accept = |_: &[Entry]| Ok(());
+        let appended = append_checked(&path, body("r4", 4), None, Some(&accept)).unwrap();
+        assert_eq!(appended.seq, 4);
+    }
+
+    #[test]
+    fn read_intact_of_a_missing_register_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("none.jsonl");
+        assert!(read_intact(&path).unwrap().is_empty());
+        assert!(!path.exists());
+        assert!(matches!(verify(&path), Err(AuditError::File { .. })));
+        check_appendable(&path).unwrap();
+        assert!(!path.exists());
+        let (_dir, path) = three();
+        assert_eq!(read_intact(&path).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn check_appendable_refuses_a_file_as_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        assert!(matches!(
+            check_appendable(&file.join("r.jsonl")),
+            Err(AuditError::File { .. })
+        ));
+    }
+
+    #[test]
+    fn signed_entries_verify_under_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let secret = SigningSecret::generate().unwrap();
+        append(&path, body("r1", 1), Some(&secret)).unwrap();
+        append(&path, body("r2", 2), Some(&secret)).unwrap();
+        let lines = lines(&path);
+        let entry: Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(entry["signer"], Value::String(secret.fingerprint()));
+        assert!(lines[1].ends_with("\"}"));
+        let verified = verify(&path).unwrap();
+        assert_eq!(verified.problem, None);
+        assert!(verified.entries.iter().all(Entry::is_signed));
+        let found = check_signatures(&verified.entries, &public(&secret));
+        assert_eq!(found.problems, Vec::<String>::new());
+        assert_eq!((found.first_signed, found.valid), (Some(1), 2));
+        // The signature is over the prefix and the line without its signature.
+        let (signed, signature) = lines[1].rsplit_once(",\"signature\":\"").unwrap();
+        let signature = signature.trim_end_matches("\"}");
+        let message = [SIGNED_PREFIX, signed.as_bytes(), b"}"].concat();
+        assert!(signing::verify(&public(&secret), &message, signature));
+        assert!(!signing::verify(
+            &public(&secret),
+            &[signed.as_bytes(), b"}"].concat(),
+            signature
+        ));
+    }
+
+    #[test]
+    fn an_edited_signed_entry_fails_its_signature() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let secret = SigningSecret::generate().unwrap();
+        append(&path, body("r1", 1), Some(&secret)).unwrap();
+        append(&path, body("r2", 2), Some(&secret)).unwrap();
+        let all = lines(&path);
+        // The last entry edited: the chain holds (nothing follows it), its signature not.
+        let edited = all[1].replace("\"rows\":2", "\"rows\":3");
+        write_lines(&path, &[&all[0], &edited]);
+        let verified = verify(&path).unwrap();
+        assert_eq!(verified.problem, None);
+        let found = check_signatures(&verified.entries, &public(&secret));
+        assert_eq!(found.valid, 1);
+        assert_eq!(
+            found.problems,
+            [
+                "entry 2: its signature does not match the entry under this public key: the entry was changed after it was signed"
+            ]
+        );
+        // The first entry edited and the chain recomputed after it: both fail.
+        let first = all[0].replace("\"rows\":1", "\"rows\":7");
+        let second = all[1].replace(&sha(&all[0]), &sha(&first));
+        write_lines(&path, &[&first, &second]);
+        let verified = verify(&path).unwrap();
+        assert_eq!(verified.problem, None);
+        let found = check_signatures(&verified.entries, &public(&secret));
+        assert_eq!((found.valid, found.problems.len()), (0, 2));
+    }
+
+    #[test]
+    fn signatures_of_another_key_or_missing_ones_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let secret = SigningSecret::generate().unwrap();
+        let other = SigningSecret::generate().unwrap();
+        append(&path, body("r1", 1), None).unwrap();
+        append(&path, body("r2", 2), Some(&secret)).unwrap();
+        append(&path, body("r3", 3), None).unwrap();
+        let entries = read_intact(&path).unwrap();
+        let found = check_signatures(&entries, &public(&secret));
+        // Entry 1 predates signing; entry 3 after a signed one is not signed.
+        assert_eq!((found.first_signed, found.valid), (Some(2), 1));
+        assert_eq!(found.problems.len(), 1);
+        assert!(
+            found.problems[0].starts_with("entry 3 is not signed"),
+            "{:?}",
+            found.problems
+        );
+        let found = check_signatures(&entries, &public(&other));
+        assert_eq!(found.valid, 0);
+        assert!(
+            found.problems[0].starts_with("entry 2: signed by another key (signer \""),
+            "{:?}",
+            found.problems
+        );
+        let found = check_signatures(&entries[..1], &public(&secret));
+        assert_eq!(found.first_signed, None);
+        assert!(found.problems[0].starts_with("no entry is signed"));
+        let found = check_signatures(&[], &public(&secret));
+        assert_eq!(
+            found.problems,
+            ["the register has no entry, so none is signed"]
+        );
+    }
+
+    #[test]
+    fn a_signature_in_another_form_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let secret = SigningSecret::generate().unwrap();
+        append(&path, body("r1", 1), Some(&secret)).unwrap();
+        let line = lines(&path).remove(0);
+        // The signature moved before `signer`: no longer the last member.
+        let value: Map<String, Value> = serde_json::from_str(&line).unwrap();
+        let mut moved = Map::new();
+        for (k, v) in &value {
+            if k == "signer" {
+                continue;
+            }
+            moved.insert(k.clone(), v.clone());
+        }
+        moved.insert("signer".into(), value["signer"].clone());
+        let moved = serde_json::to_string(&moved).unwrap();
+        assert_ne!(moved, line);
+        write_lines(&path, &[&moved]);
+        let found = check_signatures(&read_intact(&path).unwrap(), &public(&secret));
+        assert_eq!(
+            found.problems,
+            ["entry 1: its signature is not in the form doel writes"]
+        );
+    }
+
+    #[test]
+    fn run_entry_finds_one_entry_per_run() {
+        let (_dir, path) = three();
+        append(&path, body("r2", 9), None).unwrap();
+        let entries = read_intact(&path).unwrap();
+        assert_eq!(run_entry(&entries, "r1").unwrap().map(|e| e.seq), Some(1));
+        assert!(run_entry(&entries, "r9").unwrap().is_none());
+        assert_eq!(run_entry(&entries, "r2").unwrap_err(), [2, 4]);
+    }
 }

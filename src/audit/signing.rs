@@ -9,15 +9,20 @@ pub use ed25519_dalek::VerifyingKey;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
 use zeroize::Zeroizing;
 
-use super::AuditError;
-
 /// The signing key, loaded. Not `Debug`: its bytes never reach a log.
 pub struct SigningSecret(SigningKey);
+
+/// What a signing key file starts with, so that it cannot be taken for a pseudonym key
+/// (64 hex characters alone). Files without it, written before, are read too.
+pub const SECRET_PREFIX: &[u8] = b"doel-ed25519-secret ";
+/// What a public key file starts with.
+pub const PUBLIC_PREFIX: &[u8] = b"doel-ed25519-public ";
 
 impl SigningSecret {
     /// Parse a signing key file's contents: 64 hex characters and an optional newline.
     pub fn from_file_contents(contents: &[u8]) -> Option<Self> {
         let mut seed = Zeroizing::new([0u8; 32]);
+        let contents = contents.strip_prefix(SECRET_PREFIX).unwrap_or(contents);
         let hex_part = contents.strip_suffix(b"\n").unwrap_or(contents);
         hex::decode_to_slice(hex_part, seed.as_mut()).ok()?;
         Some(Self(SigningKey::from_bytes(&seed)))
@@ -32,9 +37,25 @@ impl SigningSecret {
 
     /// The key file form: 64 hex characters and a newline.
     pub fn to_file_contents(&self) -> Zeroizing<String> {
-        let mut s = Zeroizing::new(hex::encode(self.0.to_bytes()));
+        let mut s = Zeroizing::new(String::from_utf8_lossy(SECRET_PREFIX).into_owned());
+        s.push_str(&hex::encode(self.0.to_bytes()));
         s.push('\n');
         s
+    }
+
+    /// The public key's file contents, `doel-ed25519-public HEX`.
+    pub fn public_file_contents(&self) -> String {
+        format!(
+            "{}{}\n",
+            String::from_utf8_lossy(PUBLIC_PREFIX),
+            self.public_hex()
+        )
+    }
+
+    /// Whether `bytes` are this key's seed or its public key: a pseudonym key must be
+    /// neither (the public key is handed to recipients).
+    pub fn holds(&self, bytes: &[u8; 32]) -> bool {
+        *bytes == self.0.to_bytes() || *bytes == self.0.verifying_key().to_bytes()
     }
 
     /// The public key, as 64 hex characters.
@@ -68,22 +89,6 @@ pub fn public_path(secret: &Path) -> PathBuf {
 /// Where the signature of the manifest `path` goes: `PATH.sig`.
 pub fn signature_path(manifest: &Path) -> PathBuf {
     super::manifest::with_suffix(manifest, ".sig")
-}
-
-/// Read a public key file (64 hex characters and an optional newline).
-pub fn load_public(path: &Path) -> Result<VerifyingKey, AuditError> {
-    let text = std::fs::read(path).map_err(|e| AuditError::file("public key", path, &e))?;
-    let malformed = || {
-        AuditError::Malformed {
-        what: "public key",
-        path: path.to_owned(),
-        problem: "not an Ed25519 public key: expected 64 hex characters (the .pub file `doel keygen --signing` wrote)".into(),
-    }
-    };
-    let trimmed = String::from_utf8_lossy(&text).trim().to_owned();
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(&trimmed, &mut bytes).map_err(|_| malformed())?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| malformed())
 }
 
 /// Whether `signature` (the text of a signature file) is `key`'s signature of `message`.

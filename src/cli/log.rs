@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use crate::audit::RunSummary;
 use crate::audit::manifest;
-use crate::engine::RunSummary;
 use crate::plan::{Fate, Plan};
 
 /// Whether events are written (set once, by `run --log-format json`).
@@ -77,7 +77,7 @@ pub fn finished(
     plan: &Plan,
     summary: &RunSummary,
     fingerprint: &str,
-    recorded: &super::record::Recorded,
+    recorded: &crate::audit::record::Recorded,
 ) {
     let mut counts = manifest::counts(summary);
     if let Value::Object(map) = &mut counts {

@@ -2,10 +2,8 @@
 //! of every error to a message, a hint and a documented exit code.
 
 mod check;
-mod keyfile;
 mod log;
 mod progress;
-mod record;
 mod report;
 mod scan;
 mod verify;
@@ -16,10 +14,13 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
+use crate::audit::record;
+use crate::audit::signing::SigningSecret;
 use crate::engine::{self, EngineError};
+use crate::kernels::keys::MasterKey;
+use crate::keyfile::{self, KeyFileError};
 use crate::plan::{Plan, PlanError};
 use crate::spec::{Catalogue, Format, Pipeline, SpecError};
-use keyfile::KeyFileError;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -370,9 +371,16 @@ pub fn main() -> ExitCode {
     // process at once. SIGPIPE (a reader of stdout or stderr gone) stops it too, but
     // never at once: each later write would raise it again. Registration fails only on
     // an exotic platform, where the signals keep their default effect.
+    // Every other command has nothing to clean up (its writes are atomic or appends
+    // under a lock) and never looks at the flag: the first signal ends it, with 130.
     use signal_hook::consts::{SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGTERM, SIGUSR1, SIGUSR2};
+    let stops_between_batches = matches!(cli.command, Command::Run { .. });
     for signal in [SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE] {
-        let flag = engine::interruption();
+        let flag = if stops_between_batches {
+            engine::interruption()
+        } else {
+            std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true))
+        };
         if signal != SIGPIPE {
             let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone());
         }
@@ -424,6 +432,32 @@ fn print_out(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
+/// The pseudonym key and the signing key a command was given, each file's warning shown;
+/// refused where the two are one key (or the pseudonym key is the signing key's public
+/// half).
+fn keys(
+    key_path: Option<&Path>,
+    signing_path: Option<&Path>,
+    strict: bool,
+) -> Result<(MasterKey, Option<SigningSecret>), CliError> {
+    let master = shown(keyfile::load(key_path, strict)?);
+    let signing = signing_path
+        .map(|p| keyfile::load_signing(p, strict).map(shown))
+        .transpose()?;
+    if let (Some(signing), Some(path)) = (&signing, key_path) {
+        keyfile::distinct(&master, path, signing)?;
+    }
+    Ok((master, signing))
+}
+
+/// The key read, its file's warning shown.
+fn shown<K>(loaded: keyfile::Loaded<K>) -> K {
+    if let Some(warning) = &loaded.warning {
+        log::warning(&warning.to_string());
+    }
+    loaded.key
+}
+
 fn dispatch(command: Command) -> Result<(), CliError> {
     match command {
         Command::Keygen { out, signing: true } => {
@@ -461,12 +495,11 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             let reason = reason
                 .filter(|r| !r.trim().is_empty())
                 .ok_or(CliError::NoReason)?;
-            let strict = key.strict_key_permissions;
-            let master = keyfile::load(key.key_file.as_deref(), strict)?;
-            let signing = signing_key
-                .as_deref()
-                .map(|p| keyfile::load_signing(p, strict))
-                .transpose()?;
+            let (master, signing) = keys(
+                key.key_file.as_deref(),
+                signing_key.as_deref(),
+                key.strict_key_permissions,
+            )?;
             verify::reidentify(
                 &master,
                 signing.as_ref(),
@@ -520,7 +553,7 @@ fn dispatch(command: Command) -> Result<(), CliError> {
         } => {
             // A named key must be usable, but a plan needs none.
             let fingerprint = key_file
-                .map(|path| keyfile::load(Some(&path), false))
+                .map(|path| keyfile::load(Some(&path), false).map(shown))
                 .transpose()?
                 .map(|k| k.fingerprint());
             let (plan, _) = resolve(&pipeline, &common, None)?;
@@ -552,12 +585,11 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             bound_prefetch(threads);
             // The key is checked before any input is opened.
             let key_path = key.key_file;
-            let strict = key.strict_key_permissions;
-            let key = keyfile::load(key_path.as_deref(), strict)?;
-            let signing = signing_key
-                .as_deref()
-                .map(|p| keyfile::load_signing(p, strict))
-                .transpose()?;
+            let (key, signing) = keys(
+                key_path.as_deref(),
+                signing_key.as_deref(),
+                key.strict_key_permissions,
+            )?;
             let (plan, input) = resolve(&pipeline, &common, output)?;
             let target = &plan.pipeline.output.path;
             let lists = plan.exclusion_lists.iter().map(|l| l.path.as_path());
@@ -582,7 +614,7 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             // replaces a previous one, not after; so does a pseudonym domain the register
             // shows in use for another recipient.
             crate::audit::register::check_appendable(&register.path)?;
-            let entries = crate::audit::register::read(&register.path)?;
+            let entries = crate::audit::register::read_intact(&register.path)?;
             crate::audit::domain::check(
                 &register.path,
                 &entries,

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::engine::{ListReport, RunSummary};
+use crate::audit::{ListReport, RunSummary};
 use crate::kernels::scrub::Identifier;
 use crate::plan::Plan;
 use crate::spec::OnInvalid;
@@ -12,7 +12,7 @@ pub struct Report<'a> {
     pub plan: &'a Plan,
     pub summary: &'a RunSummary,
     pub fingerprint: &'a str,
-    pub recorded: &'a super::record::Recorded,
+    pub recorded: &'a crate::audit::record::Recorded,
 }
 
 impl fmt::Display for Report<'_> {

@@ -3,15 +3,13 @@
 
 use std::path::Path;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{CliError, print_out};
-use crate::audit::crosscheck::{self, Finding};
-use crate::audit::manifest::Manifest;
+use crate::audit::register;
 use crate::audit::signing::SigningSecret;
-use crate::audit::{register, sha256_file, signing};
+use crate::audit::verify::{self, Finding};
 use crate::kernels::keys::MasterKey;
-use crate::spec::PseudonymKind;
 
 /// Check the manifest's signature (with `public_key`) and every output file it lists
 /// that is present beside it; with `register`, hold both against its run's entry there.
@@ -20,124 +18,22 @@ pub fn manifest(
     public_key: Option<&Path>,
     register_path: Option<&Path>,
 ) -> Result<(), CliError> {
-    let (manifest, bytes) = Manifest::read(path)?;
-    let key = public_key.map(signing::load_public).transpose()?;
+    let key = public_key.map(crate::keyfile::load_public).transpose()?;
     let verified = register_path.map(register::verify).transpose()?;
-    let mut report = String::new();
-    let mut failures = 0;
-    match (public_key, &key) {
-        (Some(key_path), Some(key)) => {
-            let sig_path = signing::signature_path(path);
-            match std::fs::read_to_string(&sig_path) {
-                Ok(sig) if signing::verify(key, &bytes, &sig) => report.push_str(&format!(
-                    "ok       signature of {} by {}\n",
-                    path.display(),
-                    key_path.display()
-                )),
-                Ok(_) => {
-                    failures += 1;
-                    report.push_str(&format!(
-                        "FAILED   signature: {} does not match the manifest under this public key (the manifest was changed, or signed with another key)\n",
-                        sig_path.display()
-                    ));
-                }
-                Err(e) => {
-                    failures += 1;
-                    report.push_str(&format!(
-                        "FAILED   signature: cannot read {}: {}\n",
-                        sig_path.display(),
-                        e.kind()
-                    ));
-                }
-            }
-        }
-        _ => report.push_str("unsigned signature not checked (--unsigned): the hashes below prove integrity, not origin\n"),
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let mut checked = 0;
-    let mut present = crosscheck::Present::new();
-    for output in &manifest.outputs {
-        let file = dir.join(&output.file);
-        let hashed = sha256_file(&file);
-        if let Ok(found) = &hashed {
-            present.insert(output.file.clone(), found.clone());
-        }
-        match hashed {
-            Ok((sha, bytes)) if sha == output.sha256 && bytes == output.bytes => {
-                checked += 1;
-                report.push_str(&format!("ok       {} ({})\n", file.display(), output.role));
-            }
-            Ok(_) => {
-                failures += 1;
-                report.push_str(&format!(
-                    "CHANGED  {} ({}): its SHA-256 differs from the manifest's\n",
-                    file.display(),
-                    output.role
-                ));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !output.kept => {
-                report.push_str(&format!(
-                    "absent   {} ({}): not kept, as the manifest records\n",
-                    file.display(),
-                    output.role
-                ));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && output.role.ends_with(".age") => {
-                report.push_str(&format!(
-                    "absent   {} ({}): the encrypted copy, not needed once decrypted\n",
-                    file.display(),
-                    output.role
-                ));
-            }
-            Err(e) => {
-                failures += 1;
-                report.push_str(&format!(
-                    "MISSING  {} ({}): {}\n",
-                    file.display(),
-                    output.role,
-                    e.kind()
-                ));
-            }
-        }
-    }
-    if checked == 0 && failures == 0 {
-        failures += 1;
-        report.push_str("FAILED   no output file of the manifest is present beside it\n");
-    }
-    if let Some(verified) = &verified {
-        for finding in
-            crosscheck::against_register(&manifest, &bytes, &present, verified, key.as_ref())
-        {
-            failures += usize::from(finding.is_failure());
-            let (label, text) = match &finding {
-                Finding::Ok(t) => ("ok", t),
-                Finding::Changed(t) => ("CHANGED", t),
-                Finding::Failed(t) => ("FAILED", t),
-                Finding::Note(t) => ("note", t),
-            };
-            report.push_str(&format!("{label:<8} {text}\n"));
-        }
-    }
-    print_out(&report);
-    if failures > 0 {
-        return Err(CliError::Verification(format!(
-            "{} does not match: {failures} problem{} (above)",
+    let verdict = verify::manifest(path, public_key.zip(key.as_ref()), verified.as_ref())?;
+    print_findings(&verdict.findings);
+    match verdict.failures {
+        0 => Ok(()),
+        n => Err(CliError::Verification(format!(
+            "{} does not match: {n} problem{} (above)",
             path.display(),
-            if failures == 1 { "" } else { "s" }
-        )));
+            if n == 1 { "" } else { "s" }
+        ))),
     }
-    print_out(&format!(
-        "verified {} ({}, run {}): {checked} file{} match{}\n",
-        path.display(),
-        manifest.declaration.name,
-        manifest.run_id,
-        if checked == 1 { "" } else { "s" },
-        if checked == 1 { "es" } else { "" },
-    ));
-    Ok(())
+}
+
+fn print_findings(findings: &[Finding]) {
+    print_out(&findings.iter().map(Finding::line).collect::<String>());
 }
 
 fn text<'a>(fields: &'a serde_json::Map<String, Value>, key: &str) -> &'a str {
@@ -238,82 +134,13 @@ pub fn register_chain(
     head: Option<&str>,
     public_key: Option<&Path>,
 ) -> Result<(), CliError> {
-    let key = public_key.map(signing::load_public).transpose()?;
-    let verified = register::verify(path)?;
-    if let Some(problem) = verified.problem {
-        return Err(CliError::Verification(format!(
-            "register {}: {problem}",
-            path.display()
-        )));
+    let key = public_key.map(crate::keyfile::load_public).transpose()?;
+    let verdict = verify::register(path, head, public_key.zip(key.as_ref()))?;
+    print_findings(&verdict.findings);
+    match verdict.problem {
+        Some(problem) => Err(CliError::Verification(problem)),
+        None => Ok(()),
     }
-    if let (Some(key), Some(key_path)) = (&key, public_key) {
-        let found = register::check_signatures(&verified.entries, key);
-        if let Some(first) = found.problems.first() {
-            let more = found.problems.len() - 1;
-            return Err(CliError::Verification(format!(
-                "register {}: {first}{}",
-                path.display(),
-                match more {
-                    0 => String::new(),
-                    1 => " (and 1 more entry fails)".into(),
-                    n => format!(" (and {n} more entries fail)"),
-                }
-            )));
-        }
-        let first = found.first_signed.unwrap_or(1);
-        let last = verified.entries.last().map_or(0, |e| e.seq);
-        print_out(&format!(
-            "ok       entries {first}–{last} signed by {} (signer {})\n",
-            key_path.display(),
-            signing::fingerprint(key)
-        ));
-        let legacy = match first {
-            1 => None,
-            2 => Some("entry 1 is unsigned, from before the register's runs were signed: entry 2's signature covers what it holds, not who wrote it".to_owned()),
-            _ => Some(format!("entries 1–{} are unsigned, from before the register's runs were signed: entry {first}'s signature covers what they hold, not who wrote them", first - 1)),
-        };
-        if let Some(legacy) = legacy {
-            print_out(&format!("note     {legacy}\n"));
-        }
-    }
-    if let Some(head) = head {
-        let head = head.trim().to_ascii_lowercase();
-        match verified.entries.iter().find(|e| e.sha256 == head) {
-            Some(e) => print_out(&format!(
-                "ok       entry {} has the noted hash; {} entr{} after it\n",
-                e.seq,
-                verified.entries.len() as u64 - e.seq,
-                if verified.entries.len() as u64 - e.seq == 1 {
-                    "y"
-                } else {
-                    "ies"
-                }
-            )),
-            None => {
-                return Err(CliError::Verification(format!(
-                    "register {}: no entry has the noted hash: entries were removed from its end, or it was replaced",
-                    path.display()
-                )));
-            }
-        }
-    }
-    match verified.entries.last() {
-        Some(last) => print_out(&format!(
-            "verified {}: {} entr{}, chain intact; last entry {} has sha256 {}\n\
-             note that hash: an entry removed from the end is detected only against it (--head)\n",
-            path.display(),
-            verified.entries.len(),
-            if verified.entries.len() == 1 {
-                "y"
-            } else {
-                "ies"
-            },
-            last.seq,
-            last.sha256
-        )),
-        None => print_out(&format!("verified {}: empty\n", path.display())),
-    }
-    Ok(())
 }
 
 /// Warn that the register's signed entries stop here: its last entry is signed, and the
@@ -337,46 +164,17 @@ pub fn reidentify(
     register_path: &Path,
     tokens: &[String],
 ) -> Result<(), CliError> {
-    let kinds = [PseudonymKind::Bsn, PseudonymKind::Name, PseudonymKind::Link];
-    let tokenisers: Vec<_> = kinds
-        .iter()
-        .map(|k| (k.as_str(), key.tokeniser(domain, k.as_str())))
-        .collect();
-    type Opened<'a> = Option<(&'a str, zeroize::Zeroizing<Vec<u8>>)>;
-    let opened: Vec<Opened> = tokens
-        .iter()
-        .map(|token| {
-            tokenisers
-                .iter()
-                .find_map(|(kind, t)| t.open(token.trim()).map(|v| (*kind, v)))
-        })
-        .collect();
-    let failed = opened.iter().filter(|o| o.is_none()).count();
     if signing.is_none() {
         // Only a warning: a register unreadable here fails the append below, if at all.
-        if let Ok(entries) = register::read(register_path) {
+        if let Ok(entries) = register::read_intact(register_path) {
             warn_unsigned(register_path, &entries);
         }
     }
-    let operator = crate::audit::operator();
-    let body = json!({
-        "kind": "reidentify",
-        "time": crate::audit::now_utc(),
-        "domain": domain,
-        "reason": reason,
-        "operator": operator.name,
-        "operator_uid": operator.uid,
-        "tokens": tokens.len(),
-        "opened": tokens.len() - failed,
-        "token_sha256": tokens.iter().map(|t| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(t.trim().as_bytes()))).collect::<Vec<_>>(),
-        "key_fingerprint": key.fingerprint(),
-    });
-    let Value::Object(body) = body else {
-        unreachable!("json! of an object")
-    };
-    let entry = register::append(register_path, body, signing)?;
+    let done =
+        crate::audit::reidentify::reidentify(key, signing, domain, reason, register_path, tokens)?;
+    let (entry, failed, opened) = (&done.entry, done.failed(), &done.opened);
     let mut out = String::new();
-    for (token, opened) in tokens.iter().zip(&opened) {
+    for (token, opened) in tokens.iter().zip(opened) {
         match opened {
             Some((kind, value)) => out.push_str(&format!(
                 "{}\t{kind}\t{}\n",

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, make_array};
 use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
-use polars::prelude::{CompatLevel, DataFrame, IntoColumn, PlSmallStr, Series};
+use polars::prelude::{
+    CompatLevel, DataFrame, IntoColumn, PlSmallStr, Schema as PolarsSchema, Series,
+};
 
 use super::{EngineError, safe_summary};
 
@@ -92,4 +94,26 @@ pub fn batch_to_frame(batch: &RecordBatch) -> Result<DataFrame, EngineError> {
         .map(|(field, array)| from_arrow_rs(field.name(), array).map(Series::into_column))
         .collect::<Result<Vec<_>, _>>()?;
     DataFrame::new(batch.num_rows(), columns).map_err(|e| EngineError::Internal(safe_summary(&e)))
+}
+
+/// A polars schema as the arrow-rs schema of the same columns (through the C Data
+/// Interface's schema struct, as arrays are handed over).
+pub fn arrow_rs_schema(schema: &PolarsSchema) -> Result<Schema, EngineError> {
+    let fields = schema
+        .iter()
+        .map(|(name, dtype)| {
+            let field = polars_arrow::datatypes::Field::new(
+                name.clone(),
+                dtype.to_arrow(CompatLevel::newest()),
+                true,
+            );
+            let c_schema = polars_arrow::ffi::export_field_to_c(&field);
+            // SAFETY: as in `to_arrow_rs`; the struct comes straight from the exporter.
+            let c_schema: arrow::ffi::FFI_ArrowSchema = unsafe { std::mem::transmute(c_schema) };
+            Field::try_from(&c_schema).map_err(|e| {
+                EngineError::Internal(format!("the type of column `{name}` in arrow-rs: {e}"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Schema::new(fields))
 }

@@ -7,55 +7,20 @@ use polars::prelude::*;
 
 use super::mapped::Map;
 use super::{EngineError, safe_summary};
+use crate::audit::Stamp;
 use crate::kernels::canonical;
 use crate::kernels::detect::{Detector, Kind, Kinds};
 use crate::plan::ColumnType;
 use crate::spec::{self, Format};
 
-/// What a file was when a run opened it: a file changed, cut short or replaced
-/// meanwhile differs in one of these (the change time cannot be set back).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    device: u64,
-    inode: u64,
-    bytes: u64,
-    modified: (i64, i64),
-    changed: (i64, i64),
-}
-
-impl Stamp {
-    pub fn of(path: &Path) -> std::io::Result<Self> {
-        use std::os::unix::fs::MetadataExt;
-        let m = std::fs::metadata(path)?;
-        Ok(Self {
-            device: m.dev(),
-            inode: m.ino(),
-            bytes: m.len(),
-            modified: (m.mtime(), m.mtime_nsec()),
-            changed: (m.ctime(), m.ctime_nsec()),
-        })
-    }
-
-    /// Whether `path` is still the file stamped.
-    pub fn holds(&self, path: &Path) -> bool {
-        Self::of(path).is_ok_and(|now| now == *self)
-    }
-}
-
 /// The first of `stamps` whose file changed since it was stamped, as the error a run
 /// fails with.
 pub fn changed(stamps: &[(PathBuf, Stamp)]) -> Option<EngineError> {
-    stamps
-        .iter()
-        .find(|(path, stamp)| !stamp.holds(path))
-        .map(|(path, _)| EngineError::Input {
-            path: path.clone(),
-            problem: CHANGED.into(),
-        })
+    crate::audit::changed(stamps).map(|path| EngineError::Input {
+        path: path.to_owned(),
+        problem: crate::audit::CHANGED.into(),
+    })
 }
-
-/// Why a run fails when a file it read changed during it.
-const CHANGED: &str = "changed while doel read it (written to, cut short or replaced): what was read cannot be told from what is there now, so nothing is written; run again once the export is complete";
 
 /// An opened input: its files (in name order) and a lazy scan over all of them.
 pub struct Input {
@@ -172,10 +137,11 @@ impl Input {
                 ),
             });
         }
-        Ok(schema
-            .iter()
-            .map(|(name, dtype)| (name.to_string(), column_type(dtype)))
-            .collect())
+        // One mapping from an Arrow type to the plan's, for every engine: polars' schema
+        // is read as the arrow-rs schema Spark would hand over.
+        Ok(crate::apply::column_types(&super::bridge::arrow_rs_schema(
+            &schema,
+        )?))
     }
 
     /// Whether the input is CSV (its first line a header).
@@ -232,25 +198,6 @@ impl Input {
             path,
             problem: safe_summary(e),
         }
-    }
-}
-
-fn column_type(dtype: &DataType) -> ColumnType {
-    match dtype {
-        DataType::String => ColumnType::Text,
-        d if d.is_integer() => ColumnType::Integer,
-        d if d.is_float() => ColumnType::Float,
-        DataType::Boolean => ColumnType::Boolean,
-        DataType::Date => ColumnType::Date,
-        d if d.is_nested()
-            || matches!(
-                d,
-                DataType::Binary | DataType::BinaryOffset | DataType::Null | DataType::Unknown(_)
-            ) =>
-        {
-            ColumnType::Nested(d.to_string())
-        }
-        other => ColumnType::Other(other.to_string()),
     }
 }
 

@@ -21,7 +21,7 @@ pub struct LoadedList {
     /// The column the BSNs were read from.
     pub column: String,
     /// The file as it was opened.
-    pub stamp: Option<input::Stamp>,
+    pub stamp: Option<crate::audit::Stamp>,
     pub bsns: HashSet<[u8; 9]>,
     /// Non-blank entries, valid or not.
     pub entries: u64,

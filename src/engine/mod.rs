@@ -12,6 +12,7 @@ mod output;
 mod records;
 mod run;
 mod scan;
+mod stream;
 mod table;
 mod transform;
 
@@ -20,13 +21,11 @@ use std::path::PathBuf;
 use polars::prelude::PolarsError;
 
 pub use crate::apply::microdata::Level;
-pub use input::{Input, Stamp, changed, open};
+pub use input::{Input, changed, open};
 pub use lists::lines;
-pub use run::{
-    ListReport, MicrodataReport, Progress, RejectionCount, RunSummary, interrupted, interruption,
-    run, same_file,
-};
+pub use run::{Progress, run, same_file};
 pub use scan::{ColumnScan, DISTINCT_LIMIT, Distinct, ScanReport, scan};
+pub use stream::{interrupted, interruption};
 pub use table::TableReport;
 pub use transform::ExclusionCounts;
 

@@ -384,7 +384,7 @@ impl OutputFile {
     /// unless the process has been interrupted: then the temporary file is removed and
     /// nothing is written.
     pub fn commit(self) -> Result<PathBuf, EngineError> {
-        super::run::check_interrupted()?;
+        super::stream::check_interrupted()?;
         let target = self.target.clone();
         let fail = |problem: String| EngineError::Output {
             path: target.clone(),
@@ -392,7 +392,7 @@ impl OutputFile {
         };
         let temp = self.finish()?;
         // Finishing takes a while on a large output: a Ctrl-C meanwhile still counts.
-        super::run::check_interrupted()?;
+        super::stream::check_interrupted()?;
         temp.persist(&target).map_err(|e| {
             fail(format!(
                 "cannot move the finished file into place: {}",

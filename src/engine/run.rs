@@ -1,97 +1,23 @@
 //! A whole run: scan, transform in fixed-size batches, write, commit.
 
-use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use polars::prelude::*;
 
 use super::mapped::Map;
 use super::output::OutputFile;
+use super::stream::stream;
 use super::transform::{BatchTransform, ExclusionCounts};
 use super::{EngineError, Input};
 use crate::apply::microdata::{Counter, Decision};
-use crate::kernels::batch::{Reason, Tally};
+use crate::audit::{ListReport, MicrodataReport, RejectionCount, RunSummary};
+use crate::kernels::canonical::Reason;
+use crate::kernels::columns::Tally;
 use crate::kernels::keys::MasterKey;
 use crate::kernels::scrub::ScrubCounts;
 use crate::plan::{Plan, Transform};
-use crate::spec::{Format, OnInvalid};
-
-/// Rows per batch, and so per Parquet row group. Fixed, so that the output's bytes do not
-/// depend on how many threads read the input.
-const BATCH_ROWS: usize = 128 * 1024;
-
-/// How many values of one released column had no canonical form, and what was done.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RejectionCount {
-    pub column: String,
-    pub reason: Reason,
-    pub count: u64,
-    pub on_invalid: OnInvalid,
-}
-
-/// One exclusion list as read. Entries that are no valid BSN cannot be matched: they are
-/// reported, so that someone can correct them.
-#[derive(Debug, Clone)]
-pub struct ListReport {
-    pub path: PathBuf,
-    pub reason: crate::plan::ExclusionReason,
-    /// The column its BSNs were read from.
-    pub column: String,
-    pub entries: u64,
-    pub invalid_lines: Vec<u64>,
-    /// Records of the export whose BSN it names (whatever else excluded them).
-    pub matched: u64,
-}
-
-impl ListReport {
-    /// Entries with a canonical BSN form.
-    pub fn valid(&self) -> u64 {
-        self.entries - self.invalid_lines.len() as u64
-    }
-}
-
-/// What a completed run did.
-#[derive(Debug, Clone)]
-pub struct RunSummary {
-    pub input_files: Vec<PathBuf>,
-    /// The files read (inputs, then exclusion lists) as they were opened: the record
-    /// step, which hashes them, checks that they are still those files.
-    pub stamps: Vec<(PathBuf, super::Stamp)>,
-    /// Each input file's data rows, in `input_files` order.
-    pub input_rows: Vec<u64>,
-    pub rows_read: u64,
-    pub rows_written: u64,
-    /// Rows left out because a `drop_row` column had no canonical form.
-    pub rows_dropped: u64,
-    pub rejections: Vec<RejectionCount>,
-    /// Records excluded before any transformation, by reason.
-    pub excluded: ExclusionCounts,
-    /// The exclusion lists read: entries, and lines of entries that are no valid BSN.
-    pub lists: Vec<ListReport>,
-    /// Identifiers replaced, per `scrub` column, in plan order.
-    pub scrubbed: Vec<(String, ScrubCounts)>,
-    /// Values withheld because their retention term had passed, per released column
-    /// that has a term, in plan order.
-    pub expired: Vec<(String, u64)>,
-    /// What disclosure control did, for a microdata output.
-    pub microdata: Option<MicrodataReport>,
-    /// What disclosure control did, for a table output.
-    pub table: Option<super::TableReport>,
-    pub output: PathBuf,
-    /// The output's columns and their types, as read back from the written file.
-    pub output_schema: Vec<(String, String)>,
-}
-
-/// The disclosure step of a microdata output.
-#[derive(Debug, Clone)]
-pub struct MicrodataReport {
-    /// The level chosen per quasi-identifier.
-    pub levels: Vec<super::Level>,
-    pub areas_recoded: u64,
-    pub area_records: u64,
-    pub risk: crate::kernels::disclosure::Risk,
-}
+use crate::spec::Format;
 
 /// Told the rows read so far after each batch (the CLI draws a progress bar with it).
 pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
@@ -173,112 +99,6 @@ fn hash_column(frame: &mut DataFrame, name: &str) -> Result<(), EngineError> {
         )
         .map_err(internal)?;
     Ok(())
-}
-
-/// Set when the process is asked to stop (SIGINT, SIGTERM); see [`interruption`].
-static INTERRUPTION: std::sync::OnceLock<Arc<std::sync::atomic::AtomicBool>> =
-    std::sync::OnceLock::new();
-
-/// The flag a signal handler sets to stop a run between batches: the run then ends with
-/// [`EngineError::Interrupted`], its temporary files removed and nothing written.
-pub fn interruption() -> Arc<std::sync::atomic::AtomicBool> {
-    Arc::clone(INTERRUPTION.get_or_init(Default::default))
-}
-
-/// Whether the process has been asked to stop.
-pub fn interrupted() -> bool {
-    INTERRUPTION
-        .get()
-        .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::Relaxed))
-}
-
-/// An error once the process has been asked to stop.
-pub(super) fn check_interrupted() -> Result<(), EngineError> {
-    match INTERRUPTION.get() {
-        Some(flag) if flag.load(std::sync::atomic::Ordering::Relaxed) => {
-            Err(EngineError::Interrupted)
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Feed `frame` to `step` in fixed-size batches, in order, from polars' streaming
-/// engine, and give `state` back at the end. Stops at the first error, or when the
-/// process is interrupted; `read_error` words a failure of the engine itself.
-pub(super) fn stream<S: Send + 'static>(
-    frame: LazyFrame,
-    state: S,
-    step: impl Fn(&mut S, DataFrame) -> Result<(), EngineError> + Send + 'static,
-    read_error: impl FnOnce(PolarsError) -> EngineError,
-) -> Result<S, EngineError> {
-    // The steps run on a thread of their own, so that polars reads the next batch while
-    // this one is transformed: one batch in a step, one queued, and one in the callback
-    // waiting to be queued.
-    let (batches, queue) = std::sync::mpsc::sync_channel::<DataFrame>(1);
-    let worker = std::thread::Builder::new()
-        .name("doel-steps".into())
-        .spawn(move || {
-            let mut state = state;
-            for batch in queue {
-                // An error drops the queue: the callback's next send fails.
-                check_interrupted().and_then(|()| step(&mut state, batch))?;
-            }
-            Ok(state)
-        })
-        .map_err(|e| EngineError::Internal(format!("cannot start a thread: {}", e.kind())))?;
-    let steps = Steps {
-        batches: Arc::new(Mutex::new(Some(batches))),
-        worker: Some(worker),
-    };
-    let callback = {
-        let batches = Arc::clone(&steps.batches);
-        PlanCallback::new(move |batch: DataFrame| {
-            let mut guard = batches.lock().unwrap_or_else(PoisonError::into_inner);
-            if guard.as_ref().is_some_and(|b| b.send(batch).is_ok()) {
-                return Ok(false);
-            }
-            // The steps stopped: close the queue, and ask the engine to stop reading.
-            *guard = None;
-            Ok(true)
-        })
-    };
-    let result = frame
-        .sink_batches(callback, true, NonZeroUsize::new(BATCH_ROWS))
-        .and_then(|sink| sink.collect_with_engine(Engine::Streaming));
-    let state = steps.finish()?;
-    result.map_err(read_error)?;
-    Ok(state)
-}
-
-/// The thread of [`stream`]'s steps and the queue to it. Finished, or dropped when polars
-/// panics, it closes the queue (whether or not polars still holds the callback) and waits
-/// for the thread, which then drops its state, and so an output's temporary file.
-struct Steps<S> {
-    batches: Arc<Mutex<Option<std::sync::mpsc::SyncSender<DataFrame>>>>,
-    worker: Option<std::thread::JoinHandle<Result<S, EngineError>>>,
-}
-
-impl<S> Steps<S> {
-    fn finish(mut self) -> Result<S, EngineError> {
-        self.close()
-            .unwrap_or_else(|| Err(EngineError::Internal("the steps' thread is gone".into())))
-    }
-
-    fn close(&mut self) -> Option<Result<S, EngineError>> {
-        *self.batches.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        let joined = self.worker.take()?.join();
-        Some(joined.unwrap_or_else(|_| {
-            Err(EngineError::Internal(
-                "a transformation thread panicked".into(),
-            ))
-        }))
-    }
-}
-
-impl<S> Drop for Steps<S> {
-    fn drop(&mut self) {
-        drop(self.close());
-    }
 }
 
 /// Execute `plan` over `input` with `key`. On error nothing is left at the output path
@@ -372,7 +192,7 @@ pub fn run(
     )?;
     // A file changed during the run: what was read is not what is there (and what the
     // manifest would hash). Refused before the output replaces anything.
-    let stamps: Vec<(PathBuf, super::Stamp)> = input
+    let stamps: Vec<(PathBuf, crate::audit::Stamp)> = input
         .files
         .iter()
         .cloned()

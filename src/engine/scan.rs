@@ -11,7 +11,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::bridge::to_arrow_rs;
-use super::run::stream;
+use super::stream::stream;
 use super::{EngineError, Input};
 use crate::kernels::arrays::Strings;
 use crate::kernels::detect::{Detector, Kind, Kinds};

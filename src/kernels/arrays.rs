@@ -9,8 +9,8 @@ use arrow::array::{
 use arrow::datatypes::DataType;
 use chrono::NaiveDate;
 
-use super::batch::Reason;
 use super::canonical;
+use super::canonical::Reason;
 
 /// An input array of a type a kernel cannot take.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

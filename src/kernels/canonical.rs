@@ -157,6 +157,24 @@ fn digit_date(
 /// Days from 0001-01-01 (day 1 in chrono's count) to 1970-01-01.
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
+/// Why a value has no canonical form, and so produced no output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// Null, empty or only white space.
+    Missing,
+    /// Present, but with no canonical form (e.g. a BSN failing the elfproef).
+    Invalid,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,31 +14,13 @@ use chrono::{Datelike, NaiveDate};
 use rayon::prelude::*;
 
 use super::arrays::{Dates, KernelError, Numbers, Strings};
-use super::canonical;
+use super::canonical::{self, Reason};
 use super::generalise::{self, AgeBands, Buckets};
 use super::keys::{PSEUDONYM_HEX_LEN, Pseudonymiser, Tokeniser, US};
 use super::scrub::{ScrubCounts, Scrubber};
 
 /// Rows per parallel task: large enough to amortise scheduling, small enough to balance.
 const CHUNK_ROWS: usize = 4096;
-
-/// Why a value produced no output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Reason {
-    /// Null, empty or only white space.
-    Missing,
-    /// Present, but with no canonical form (e.g. a BSN failing the elfproef).
-    Invalid,
-}
-
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Missing => "missing",
-            Self::Invalid => "invalid",
-        }
-    }
-}
 
 /// What became of one value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! Keys and keyed pseudonyms, as `docs/spec/pseudonyms-v1.md §Keys` and `§Pseudonym` define them.
+//! Keys and keyed pseudonyms, as `docs/spec/pseudonyms-v1.md` ("The master key and its fingerprint", "Domains",
+//! "Pseudonym", "Reversible token") defines them.
 //!
 //! Key bytes live only in [`MasterKey`], [`DomainKey`] and the keyed HMAC and AES states;
 //! none implements `Debug` or `Display`, so no log or error can print them. The key
@@ -59,6 +60,11 @@ impl MasterKey {
     /// Wrap 32 fresh random bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
+    }
+
+    /// The key's bytes, to compare them with another key's (never to print).
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
     }
 
     /// The key file form: 64 lowercase hex characters and a newline.

@@ -3,8 +3,8 @@
 //! run over Arrow batches anywhere (polars via the C Data Interface, Spark via pyarrow).
 
 pub mod arrays;
-pub mod batch;
 pub mod canonical;
+pub mod columns;
 pub mod detect;
 pub mod disclosure;
 pub mod generalise;

@@ -84,7 +84,7 @@ impl PlanError {
     pub fn hint(&self) -> &'static str {
         match self {
             Self::Policy { .. } => {
-                "the README's section \"Policy rules\" explains each rule; `doel check` checks pipelines without data"
+                "docs/policy.md explains each rule; `doel check` checks pipelines without data"
             }
             Self::MissingColumn { .. } => {
                 "check the spelling against the export's header (`doel plan` lists the input's columns)"

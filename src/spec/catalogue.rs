@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::validate::{CATALOGUE, SpecError, read_text, syntax_message};
+use super::pipeline::{CATALOGUE, SpecError, read_text, syntax_message};
 
 /// The file's structure, as read from TOML.
 #[derive(Debug, Deserialize)]
@@ -235,7 +235,7 @@ impl Catalogue {
             what: CATALOGUE,
             message: syntax_message(&e, text),
         })?;
-        super::validate::printable(path, CATALOGUE, text)?;
+        super::pipeline::printable(path, CATALOGUE, text)?;
         let invalid = |problem: String| SpecError::Invalid {
             path: path.to_owned(),
             what: CATALOGUE,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::pipeline::{
+use super::raw::{
     Action, AreaAction, ColumnSpec, Declaration, Exclusions, Format, Generalisation, Ground,
     LinkPartSpec, MicrodataSpec, OnInvalid, OnViolation, OutputKind, PipelineFile, PseudonymKind,
     Purpose, SourceSpec, TableSpec,
@@ -64,10 +64,10 @@ impl SpecError {
             Self::Syntax { what, .. } | Self::Column { what, .. } | Self::Invalid { what, .. }
                 if *what == CATALOGUE =>
             {
-                "the README's section \"Data catalogue\" lists every key and category"
+                "docs/pipeline.md, section \"Data catalogue\", lists every key and category"
             }
             Self::Syntax { .. } | Self::Column { .. } | Self::Invalid { .. } => {
-                "the README's section \"Pipeline files\" lists every key and action"
+                "docs/pipeline.md lists every key and action"
             }
         }
     }
@@ -75,17 +75,14 @@ impl SpecError {
 
 /// The form in which pseudonym domains and recipients are compared: without surrounding
 /// white space, NFKC-normalised and case-folded (the lowercase of the uppercase, so that
-/// `ß` and `SS` compare equal). Two texts with the same form look alike to a reader.
+/// `ß` and `SS` compare equal), runs of white space inside as one space. Two texts with
+/// the same form look alike to a reader.
 pub fn folded(text: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     let compatible: String = text.trim().nfkc().collect();
-    compatible
-        .to_uppercase()
-        .to_lowercase()
-        .nfkc()
-        .collect::<String>()
-        .trim()
-        .to_owned()
+    let folded: String = compatible.to_uppercase().to_lowercase().nfkc().collect();
+    // Runs of white space inside count as one space: `UMC  Jeugd` is `UMC Jeugd`.
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A domain is used byte for byte to derive its pseudonyms' key, so one that a reader
@@ -98,10 +95,12 @@ fn check_domain(d: &Declaration) -> Result<(), String> {
         return Err("[pipeline] pseudonym_domain begins or ends with white space: pseudonyms are made from its exact text, so it would look like a domain it does not link with; remove the spaces".into());
     }
     if let Some(c) = domain.chars().find(|&c| {
-        matches!(
-            get_general_category(c),
-            G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator
-        )
+        crate::text::unsafe_to_show(c)
+            || (c.is_whitespace() && c != ' ')
+            || matches!(
+                get_general_category(c),
+                G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator
+            )
     }) {
         return Err(format!(
             "[pipeline] pseudonym_domain holds the invisible character U+{:04X}: it would look like a domain it does not link with",
@@ -1266,13 +1265,19 @@ opvangsoort = "keep"
                 "pseudonym_domain = \" d\"",
                 "begins or ends with white space",
             ),
-            (
-                "pseudonym_domain = \"d\\t\"",
-                "begins or ends with white space",
-            ),
+            // A tab or a zero-width character anywhere in the file is refused first.
+            ("pseudonym_domain = \"d\\t\"", "holds a control character"),
             (
                 "pseudonym_domain = \"d\\u200B\"",
-                "invisible character U+200B",
+                "holds a control character",
+            ),
+            (
+                "pseudonym_domain = \"u\\u00A0mc\"",
+                "invisible character U+00A0",
+            ),
+            (
+                "pseudonym_domain = \"u\\u200Amc\"",
+                "invisible character U+200A",
             ),
             (
                 "pseudonym_domain = \"d\"\npseudonym_domain_shared_with = [\" \"]",

@@ -5,8 +5,8 @@
 use std::fmt;
 
 use super::catalogue::{Catalogue, Category};
-use super::pipeline::{LegalBasis, Purpose};
-use super::validate::{Column, Generalise, Operation, Pipeline};
+use super::pipeline::{Column, Generalise, Operation, Pipeline};
+use super::raw::{LegalBasis, Purpose};
 
 /// The rules, by the name a refusal gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! The pipeline file's structure, as read from TOML. Plain serde structs: what the fields
-//! mean is checked in `validate` and acted on in `plan`.
+//! mean is checked in `pipeline` and acted on in `plan`.
 
 use serde::Deserialize;
 
