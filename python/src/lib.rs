@@ -13,8 +13,8 @@ use chrono::NaiveDate;
 use doel::apply::rows::{LISTED_COLUMN, ListMatch, RowPlan, canonical_bsns};
 use doel::apply::{self, ApplyError};
 use doel::kernels::keys::MasterKey;
-use doel::keyfile::KeyFileError;
 use doel::kernels::table::Cell;
+use doel::keyfile::KeyFileError;
 use doel::plan;
 use doel::spec::{Catalogue, Pipeline, Table};
 use pyo3::create_exception;
@@ -53,10 +53,9 @@ fn apply_error(e: ApplyError) -> PyErr {
             ),
             "fix the value in the export (`doel scan` finds the rows), or set on_invalid = \"drop_row\" or \"null\" for this column",
         ),
-        ApplyError::Disclosure(violation) => error(
-            violation.to_string(),
-            apply::microdata::Violation::HINT,
-        ),
+        ApplyError::Disclosure(violation) => {
+            error(violation.to_string(), apply::microdata::Violation::HINT)
+        }
         ApplyError::Table(problem) => error(problem, "change the pipeline's [table] section"),
         ApplyError::Internal(problem) => error(
             format!("internal error: {problem}"),
