@@ -755,7 +755,8 @@ fn valid(array: &dyn Array) -> Vec<bool> {
     }
 }
 
-/// Per row of `batch`, whether `past` and any of `inputs` holds a value.
+/// Per row of `batch`, whether `past` and any of `inputs` holds a value (text that is
+/// empty or only white space is missing, as everywhere else, not withheld).
 fn present_where(
     batch: &RecordBatch,
     inputs: &[String],
@@ -763,8 +764,18 @@ fn present_where(
 ) -> Result<Vec<bool>, ApplyError> {
     let mut rows = vec![false; batch.num_rows()];
     for name in inputs {
-        for (row, present) in valid(column(batch, name)?.as_ref()).into_iter().enumerate() {
-            rows[row] |= present;
+        let array = column(batch, name)?;
+        match Strings::try_new(array.as_ref()) {
+            Ok(strings) => {
+                for (row, present) in rows.iter_mut().enumerate() {
+                    *present |= !canonical::is_blank(strings.get(row));
+                }
+            }
+            Err(_) => {
+                for (row, present) in valid(array.as_ref()).into_iter().enumerate() {
+                    rows[row] |= present;
+                }
+            }
         }
     }
     Ok(rows.into_iter().zip(past).map(|(r, p)| r && p).collect())
