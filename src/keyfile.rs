@@ -18,7 +18,7 @@ use crate::kernels::keys::{KeyError, MasterKey};
 pub enum KeyFileError {
     #[error("no key given")]
     Missing,
-    #[error("cannot read key file {}: {}", path.display(), source.kind())]
+    #[error("cannot read key file {}: {}", path.display(), crate::audit::describe(source))]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -110,7 +110,9 @@ pub fn load(path: Option<&Path>, strict: bool) -> Result<Loaded<MasterKey>, KeyF
     let path = path.ok_or(KeyFileError::Missing)?;
     let (contents, warning) = read_private(path, strict)?;
     let signing = [SECRET_PREFIX, PUBLIC_PREFIX];
-    let legacy_public = path.extension().is_some_and(|e| e == "pub");
+    let legacy_public = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("pub"));
     if signing.iter().any(|p| contents.starts_with(p)) || legacy_public {
         return Err(KeyFileError::SigningAsPseudonym {
             path: path.to_owned(),
@@ -163,6 +165,26 @@ pub fn distinct(
     Ok(())
 }
 
+/// Refuse a pseudonym key whose bytes are the public key of one of `signers` (the
+/// fingerprints a register's signed entries name): an unmarked public key file of an
+/// earlier version, renamed, whose key every signed manifest prints.
+pub fn not_a_signer<'a>(
+    key: &MasterKey,
+    key_path: &Path,
+    mut signers: impl Iterator<Item = &'a str>,
+) -> Result<(), KeyFileError> {
+    let Ok(public) = VerifyingKey::from_bytes(key.bytes()) else {
+        return Ok(());
+    };
+    let fingerprint = crate::audit::signing::fingerprint(&public);
+    if signers.any(|s| s == fingerprint) {
+        return Err(KeyFileError::SameAsSigning {
+            path: key_path.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// A secret file's bytes (wiped when dropped), and a warning when others may read the
 /// file — or with `strict` a refusal.
 fn read_private(
@@ -193,6 +215,19 @@ fn zeroizing_read(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
     use std::io::Read;
     const LIMIT: usize = 4096 + 1;
     let mut bytes = Zeroizing::new(Vec::with_capacity(LIMIT));
+    // A FIFO would block the open: refused first. A device is read bounded, like a file.
+    if std::fs::metadata(path).is_ok_and(|m| {
+        use std::os::unix::fs::FileTypeExt;
+        m.file_type().is_fifo() || m.file_type().is_socket()
+    }) {
+        return Err(KeyFileError::Read {
+            path: path.to_owned(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                crate::audit::NOT_REGULAR,
+            ),
+        });
+    }
     std::fs::File::open(path)
         .and_then(|f| f.take(LIMIT as u64).read_to_end(&mut bytes))
         .map_err(|source| KeyFileError::Read {
@@ -228,39 +263,53 @@ pub fn generate(path: &Path) -> Result<MasterKey, KeyFileError> {
 pub fn generate_signing(path: &Path) -> Result<PathBuf, KeyFileError> {
     let secret = SigningSecret::generate().map_err(|_| KeyFileError::NoRandomness)?;
     let public = crate::audit::signing::public_path(path);
-    if public.exists() {
+    // A dangling link counts as there: nothing is written through it.
+    if std::fs::symlink_metadata(&public).is_ok() {
         return Err(KeyFileError::Exists { path: public });
     }
     write_new(path, secret.to_file_contents().as_bytes(), 0o600)?;
-    write_new(&public, secret.public_file_contents().as_bytes(), 0o644)?;
+    if let Err(e) = write_new(&public, secret.public_file_contents().as_bytes(), 0o644) {
+        // No secret without its public key.
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
     Ok(public)
 }
 
-/// Create `path` with `contents` and `mode`; never replaces a file.
+/// Create `path` with `contents` and `mode`; never replaces a file. The key is written
+/// to a hidden temporary file beside it and linked into place whole, so that an
+/// interrupted `keygen` leaves no empty or cut key at `path` (at worst a hidden
+/// `.doel-key-*` file, mode `mode`).
 fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyFileError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    let exists = || KeyFileError::Exists {
+        path: path.to_owned(),
+    };
+    let write_error = |source| KeyFileError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Err(exists());
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".doel-key-");
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(mode));
     #[cfg(not(unix))]
     let _ = mode;
-    let mut file = options.open(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::AlreadyExists => KeyFileError::Exists {
-            path: path.to_owned(),
-        },
-        _ => KeyFileError::Write {
-            path: path.to_owned(),
-            source,
-        },
-    })?;
-    let written = file.write_all(contents).and_then(|()| file.sync_all());
-    if let Err(source) = written {
-        let _ = std::fs::remove_file(path);
-        return Err(KeyFileError::Write {
-            path: path.to_owned(),
-            source,
-        });
-    }
+    let mut temp = builder.tempfile_in(dir).map_err(write_error)?;
+    temp.write_all(contents)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(write_error)?;
+    temp.persist_noclobber(path)
+        .map_err(|e| match e.error.kind() {
+            std::io::ErrorKind::AlreadyExists => exists(),
+            _ => write_error(e.error),
+        })?;
     Ok(())
 }
 

@@ -11,8 +11,8 @@
 //!
 //! Without the default `engine` feature the first five are built: what the Python
 //! extension runs inside Spark (see `python/`), with no polars to compile. `text` makes
-//! strings from files safe to show in a terminal, and `keyfile` reads and writes key
-//! files, for every layer.
+//! strings from files safe to show in a terminal, for every layer; `keyfile` reads and
+//! writes key files, for the command line and the extension alike.
 
 pub mod apply;
 pub mod audit;

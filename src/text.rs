@@ -5,12 +5,17 @@
 use std::borrow::Cow;
 
 /// Whether `c` must not reach a terminal as it is: control characters (C0, DEL, C1),
-/// the format characters that reorder or hide text (bidirectional overrides and
-/// isolates, zero-width characters, the byte order mark), every other default-ignorable
+/// every format character (Cf: bidirectional overrides and isolates, zero-width
+/// characters, the byte order mark, …), every other default-ignorable
 /// code point (soft hyphen, variation selectors, tag characters, …: shown as nothing)
 /// and the fillers that show as a blank (Hangul fillers, the blank Braille pattern).
 pub fn unsafe_to_show(c: char) -> bool {
+    use unicode_general_category::{GeneralCategory, get_general_category};
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
     c.is_control()
+        || get_general_category(c) == GeneralCategory::Format
         || matches!(
             c,
             '\u{ad}'

@@ -1242,3 +1242,77 @@ fn verify_holds_signed_entries_and_reads_only_files_beside_the_manifest() {
     );
     assert!(!said.lines().any(|l| l.starts_with("verified")), "{said}");
 }
+
+/// A register, a signature or an output that is no regular file (a device, a FIFO) is
+/// never read: /dev/zero would never end.
+#[test]
+fn registers_signatures_and_outputs_must_be_regular_files() {
+    let dir = TempDir::new().unwrap();
+    let out = fails(
+        run(&dir, &repo(RESEARCH), "x.parquet")
+            .arg("--register")
+            .arg("/dev/zero"),
+        3,
+    );
+    assert!(text(&out).contains("not a regular file"), "{}", text(&out));
+    assert!(!dir.path().join("x.parquet").exists());
+
+    let key = signing_key(&dir);
+    ok(run(&dir, &repo(RESEARCH), "x.parquet")
+        .arg("--signing-key")
+        .arg(&key));
+    let manifest = dir.path().join("x.parquet.manifest.json");
+    let sig = dir.path().join("x.parquet.manifest.json.sig");
+    std::fs::remove_file(&sig).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &sig).unwrap();
+    let out = fails(
+        doel(&dir)
+            .arg("verify")
+            .arg(&manifest)
+            .arg("--public-key")
+            .arg(crate_pub(&key)),
+        5,
+    );
+    assert!(text(&out).contains("not a regular file"), "{}", text(&out));
+
+    let extract = dir.path().join("x.parquet");
+    std::fs::remove_file(&extract).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &extract).unwrap();
+    let out = fails(doel(&dir).arg("verify").arg(&manifest).arg("--unsigned"), 5);
+    assert!(
+        text(&out).contains("MISSING") && text(&out).contains("not a regular file"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// The public key of a signer in the register, in the unmarked form of an earlier
+/// version and renamed, is refused as the pseudonym key even without --signing-key:
+/// every signed manifest prints it.
+#[test]
+fn a_registered_signers_public_key_is_no_pseudonym_key() {
+    let dir = TempDir::new().unwrap();
+    let key = signing_key(&dir);
+    ok(run(&dir, &repo(RESEARCH), "x.parquet")
+        .arg("--signing-key")
+        .arg(&key));
+    let public = std::fs::read_to_string(crate_pub(&key)).unwrap();
+    let hex = public.trim().strip_prefix("doel-ed25519-public ").unwrap();
+    let renamed = dir.path().join("renamed.key");
+    std::fs::write(&renamed, format!("{hex}\n")).unwrap();
+    let mut cmd = doel(&dir);
+    cmd.arg("run")
+        .arg(repo(RESEARCH))
+        .arg("--output")
+        .arg(dir.path().join("y.parquet"))
+        .arg("--key-file")
+        .arg(&renamed)
+        .args(["--run-date", RUN_DATE]);
+    let out = fails(&mut cmd, 1);
+    assert!(
+        text(&out).contains("holds the signing key's own bytes"),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.path().join("y.parquet").exists());
+}

@@ -10,7 +10,7 @@ use super::AuditError;
 
 /// The SHA-256 (lowercase hex) and size in bytes of a file.
 pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut file = File::open(path)?;
+    let mut file = open_regular(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     let mut bytes = 0u64;
@@ -147,3 +147,45 @@ pub fn changed(stamps: &[(PathBuf, Stamp)]) -> Option<&Path> {
 
 /// Why a run fails when a file it read changed during it.
 pub const CHANGED: &str = "changed while doel read it (written to, cut short or replaced): what was read cannot be told from what is there now, so nothing is written; run again once the export is complete";
+
+/// What [`open_regular`] says of a path that is not a regular file.
+pub const NOT_REGULAR: &str = "not a regular file (a device, a FIFO or a directory)";
+
+/// `path` opened for reading, if it is a regular file (after symlinks): a FIFO would
+/// block the open and a device (`/dev/zero`) never ends, so neither is opened.
+pub fn open_regular(path: &Path) -> std::io::Result<File> {
+    let not_regular = || std::io::Error::new(std::io::ErrorKind::InvalidInput, NOT_REGULAR);
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let file = File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
+}
+
+/// The bytes of the regular file at `path`, refused when it holds more than `limit`.
+pub fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    open_regular(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("larger than {limit} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// An I/O error in words: the kind, or what [`open_regular`] and [`read_regular`] said.
+pub fn describe(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::FileTooLarge => e
+            .get_ref()
+            .map_or_else(|| e.kind().to_string(), ToString::to_string),
+        kind => kind.to_string(),
+    }
+}

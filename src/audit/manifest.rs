@@ -18,6 +18,9 @@ use crate::plan::{Fate, Plan, Transform};
 /// The schema name and version of the manifest.
 pub const SCHEMA: &str = "doel-manifest/1";
 
+/// The largest manifest `doel verify` reads: far above any doel writes (a few KiB).
+const MANIFEST_LIMIT: u64 = 16 << 20;
+
 /// A whole manifest.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -225,7 +228,8 @@ impl Manifest {
 
     /// Read a manifest file; its bytes too, for the signature.
     pub fn read(path: &Path) -> Result<(Self, Vec<u8>), AuditError> {
-        let bytes = std::fs::read(path).map_err(|e| AuditError::file("manifest", path, &e))?;
+        let bytes = super::read_regular(path, MANIFEST_LIMIT)
+            .map_err(|e| AuditError::file("manifest", path, &e))?;
         let manifest: Self = serde_json::from_slice(&bytes).map_err(|e| AuditError::Malformed {
             what: "manifest",
             path: path.to_owned(),

@@ -19,7 +19,10 @@ pub mod verify;
 
 use std::path::PathBuf;
 
-pub use files::{Backups, CHANGED, Stamp, changed, sha256_file, write_atomic};
+pub use files::{
+    Backups, CHANGED, NOT_REGULAR, Stamp, changed, describe, open_regular, read_regular,
+    sha256_file, write_atomic,
+};
 pub use summary::{ListReport, MicrodataReport, RejectionCount, RunSummary};
 
 /// Why an accountability step failed.
@@ -64,7 +67,7 @@ impl AuditError {
         Self::File {
             what,
             path: path.to_owned(),
-            problem: e.kind().to_string(),
+            problem: files::describe(e),
         }
     }
 }

@@ -69,12 +69,14 @@ pub fn append_checked(
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
     }
+    regular_or_absent(path).map_err(|e| fail(&e))?;
     let mut file = OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
         .open(path)
         .map_err(|e| fail(&e))?;
+    regular(&file).map_err(|e| fail(&e))?;
     file.lock().map_err(|e| fail(&e))?;
     let (seq, prev) = next_link(path, &mut file)?;
     // An entry appended to a broken chain would make its break look like history, and a
@@ -147,11 +149,13 @@ pub fn check_appendable(path: &Path) -> Result<(), AuditError> {
     let fail = |e: &std::io::Error| AuditError::file(WHAT, path, e);
     match std::fs::metadata(path) {
         Ok(_) => {
+            regular_or_absent(path).map_err(|e| fail(&e))?;
             let mut file = OpenOptions::new()
                 .read(true)
                 .append(true)
                 .open(path)
                 .map_err(|e| fail(&e))?;
+            regular(&file).map_err(|e| fail(&e))?;
             next_link(path, &mut file).map(drop)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -257,15 +261,45 @@ pub struct Verified {
 
 /// Read the register and check its chain; stops at the first break.
 pub fn verify(path: &Path) -> Result<Verified, AuditError> {
-    let bytes = std::fs::read(path).map_err(|e| AuditError::file(WHAT, path, &e))?;
+    let bytes = read_all(path).map_err(|e| AuditError::file(WHAT, path, &e))?;
     Ok(verify_bytes(&bytes))
+}
+
+/// The whole register, if it is a regular file (a FIFO would block, a device never end).
+fn read_all(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    super::open_regular(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Refuse a register path that exists but is no regular file, before opening it.
+fn regular_or_absent(path: &Path) -> std::io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => Err(not_regular()),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Refuse an opened register that is no regular file (replaced since it was checked).
+fn regular(file: &File) -> std::io::Result<()> {
+    if file.metadata()?.is_file() {
+        Ok(())
+    } else {
+        Err(not_regular())
+    }
+}
+
+fn not_regular() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, super::NOT_REGULAR)
 }
 
 /// The register's entries, read and checked: every line an entry and the chain intact
 /// (else exit 5, naming the break). What a run checks its pseudonym domain against, and
 /// what every append extends.
 pub fn read_intact(path: &Path) -> Result<Vec<Entry>, AuditError> {
-    match std::fs::read(path) {
+    match read_all(path) {
         Ok(bytes) => intact(path, verify_bytes(&bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(AuditError::file(WHAT, path, &e)),

@@ -1,7 +1,9 @@
-//! Ed25519 signatures over manifests and register entries. The signing key file holds the 32-byte secret seed
-//! as 64 hex characters (mode 0600, like the pseudonym key); the public key file beside
-//! it (`FILE.pub`) holds the 32-byte public key as 64 hex characters, to hand to anyone
-//! who must verify. A signature file holds the 64-byte signature as 128 hex characters.
+//! Ed25519 signatures over manifests and register entries. The signing key file holds
+//! `doel-ed25519-secret ` and the 32-byte secret seed as 64 hex characters (mode 0600,
+//! like the pseudonym key); the public key file beside it (`FILE.pub`) holds
+//! `doel-ed25519-public ` and the 32-byte public key as 64 hex characters, to hand to
+//! anyone who must verify. The marks keep either from being read as a pseudonym key.
+//! A signature file holds the 64-byte signature as 128 hex characters.
 
 use std::path::{Path, PathBuf};
 

@@ -77,7 +77,9 @@ pub fn manifest(
     match public_key {
         Some((key_path, key)) => {
             let sig_path = signing::signature_path(path);
-            findings.push(match std::fs::read_to_string(&sig_path) {
+            let sig = super::read_regular(&sig_path, 1024)
+                .map(|b| String::from_utf8_lossy(&b).into_owned());
+            findings.push(match sig {
                 Ok(sig) if signing::verify(key, &bytes, &sig) => Finding::Ok(format!(
                     "signature of {} by {}",
                     path.display(),
@@ -90,7 +92,7 @@ pub fn manifest(
                 Err(e) => Finding::Failed(format!(
                     "signature: cannot read {}: {}",
                     sig_path.display(),
-                    e.kind()
+                    super::describe(&e)
                 )),
             });
         }
@@ -140,7 +142,7 @@ pub fn manifest(
                     "{file} ({role}): the encrypted copy, not needed once decrypted"
                 ))
             }
-            Err(e) => Finding::Missing(format!("{file} ({role}): {}", e.kind())),
+            Err(e) => Finding::Missing(format!("{file} ({role}): {}", super::describe(&e))),
         });
     }
     if checked == 0 && !findings.iter().any(Finding::is_failure) {

@@ -272,6 +272,11 @@ enum CliError {
         "argument {0} holds a control character, a line break or a character that reorders text"
     )]
     Unprintable(usize),
+    /// An environment variable that stands for an argument holds one.
+    #[error(
+        "the environment variable {0} holds a control character, a line break or a character that reorders text"
+    )]
+    UnprintableVariable(&'static str),
     /// Some tokens could not be opened.
     #[error("{failed} of {total} tokens cannot be opened with this key in domain {domain}")]
     Tokens {
@@ -304,7 +309,10 @@ impl CliError {
             Self::Audit(crate::audit::AuditError::Malformed { .. }) => 5,
             Self::Audit(crate::audit::AuditError::Refused { .. }) => 2,
             Self::Verification(_) => 5,
-            Self::NoReason | Self::Unprintable(_) | Self::Tokens { .. } => 1,
+            Self::NoReason
+            | Self::Unprintable(_)
+            | Self::UnprintableVariable(_)
+            | Self::Tokens { .. } => 1,
         }
     }
 
@@ -321,7 +329,7 @@ impl CliError {
                 "do not use the files: ask the sender for a fresh copy, and check who could change them"
             }
             Self::NoReason => "add --reason \"…\": the case or signal that requires it",
-            Self::Unprintable(_) => {
+            Self::Unprintable(_) | Self::UnprintableVariable(_) => {
                 "write it on one line, in plain characters (rename a file whose name holds one)"
             }
             Self::Tokens { .. } => {
@@ -354,6 +362,15 @@ pub fn main() -> ExitCode {
     if let Some(n) = std::env::args_os().position(|a| crate::text::has_unsafe(&a.to_string_lossy()))
     {
         let e = CliError::Unprintable(n);
+        eprintln!("error: {e}");
+        eprintln!("hint: {}", e.hint());
+        return ExitCode::from(e.exit_code());
+    }
+    let variables = ["DOEL_KEY_FILE", "DOEL_SIGNING_KEY_FILE", "DOEL_REGISTER"];
+    if let Some(name) = variables.into_iter().find(|name| {
+        std::env::var_os(name).is_some_and(|v| crate::text::has_unsafe(&v.to_string_lossy()))
+    }) {
+        let e = CliError::UnprintableVariable(name);
         eprintln!("error: {e}");
         eprintln!("hint: {}", e.hint());
         return ExitCode::from(e.exit_code());
@@ -620,6 +637,12 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                 &entries,
                 crate::audit::domain::DomainUse::of(&plan.pipeline.declaration),
             )?;
+            if let Some(path) = key_path.as_deref() {
+                let signers = entries
+                    .iter()
+                    .filter_map(|e| e.fields.get("signer").and_then(|s| s.as_str()));
+                keyfile::not_a_signer(&key, path, signers)?;
+            }
             if signing.is_none() {
                 verify::warn_unsigned(&register.path, &entries);
             }

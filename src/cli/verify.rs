@@ -149,7 +149,7 @@ pub fn warn_unsigned(path: &Path, entries: &[register::Entry]) {
     if entries.last().is_some_and(register::Entry::is_signed) {
         eprintln!(
             "warning: register {}: its last entry is signed, this one will not be (no --signing-key): `doel register verify --public-key` fails from here",
-            path.display()
+            crate::text::escaped(&path.display().to_string())
         );
     }
 }
@@ -187,7 +187,7 @@ pub fn reidentify(
     print_out(&out);
     eprintln!(
         "registered in {}: entry {}, sha256 {}",
-        register_path.display(),
+        crate::text::escaped(&register_path.display().to_string()),
         entry.seq,
         entry.sha256
     );
