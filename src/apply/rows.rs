@@ -1293,6 +1293,26 @@ uren = { type = "float", category = "other", subjects = ["child"] }
     }
 
     #[test]
+    fn a_blank_value_past_its_term_is_missing_not_withheld() {
+        let mut columns: Vec<ArrayRef> = batch().columns().to_vec();
+        // Row 6's name is past its term and only white space: nothing was withheld.
+        columns[1] = Arc::new(StringArray::from(vec![
+            Some("Anna"),
+            Some("Bram"),
+            Some("Cas"),
+            Some("Daan"),
+            Some("Eva"),
+            Some("Fem"),
+            Some(" \t"),
+            Some("Hugo"),
+        ]));
+        let batch = RecordBatch::try_new(batch().schema(), columns).unwrap();
+        let out = row_plan(&batch, "null").apply(&batch, 1).unwrap();
+        assert_eq!(out.stats.expired, [0, 0, 0, 0]);
+        assert_eq!(texts(&out.batch, "naam")[2], None);
+    }
+
+    #[test]
     fn a_withheld_value_cannot_fail_the_run_but_later_rows_still_do() {
         let mut columns: Vec<ArrayRef> = batch().columns().to_vec();
         // Row 6's name is past its term and missing; row 7 has an empty name in term, but
