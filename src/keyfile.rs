@@ -27,6 +27,9 @@ pub enum KeyFileError {
     Malformed { path: PathBuf, source: KeyError },
     #[error("signing key file {}: not a signing key", path.display())]
     MalformedSigning { path: PathBuf },
+    /// The published demo key, and the run asked for strict key handling.
+    #[error("key file {} is the published demo key, and --strict-key-permissions is set", path.display())]
+    Demo { path: PathBuf },
     #[error("key file {} is a signing key, not a pseudonym key", path.display())]
     SigningAsPseudonym { path: PathBuf },
     #[error("key file {} holds the signing key's own bytes (its seed or its public key)", path.display())]
@@ -60,6 +63,9 @@ impl KeyFileError {
             Self::MalformedSigning { .. } => {
                 "pass the secret key file `doel keygen --signing --out FILE` wrote (not FILE.pub)"
             }
+            Self::Demo { .. } => {
+                "the demo key protects nothing: make your own with `doel keygen --out FILE`"
+            }
             Self::SigningAsPseudonym { .. } => {
                 "pass the pseudonym key (`doel keygen --out FILE`) as --key-file and the signing key as --signing-key"
             }
@@ -79,11 +85,18 @@ impl KeyFileError {
     }
 }
 
+/// The fingerprint of the demo key published in this repository
+/// (`sample-data/demo.key`): recognised wherever it is copied.
+pub const DEMO_FINGERPRINT: &str = "6ad667b3eaecc0f2";
+
 /// Something worth saying about a key file that was read all the same.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyWarning {
     /// Users other than the owner may read or write the file.
     Shared { path: PathBuf },
+    /// The published demo key: whoever has this repository can recompute its pseudonyms
+    /// (its file's permissions are beside the point).
+    Demo { path: PathBuf },
 }
 
 impl fmt::Display for KeyWarning {
@@ -92,6 +105,11 @@ impl fmt::Display for KeyWarning {
             Self::Shared { path } => write!(
                 f,
                 "key file {} can be read by other users; chmod 600 it",
+                path.display()
+            ),
+            Self::Demo { path } => write!(
+                f,
+                "key file {} is the published DEMO KEY (fingerprint {DEMO_FINGERPRINT}): its pseudonyms protect nothing; make your own key with `doel keygen --out FILE`",
                 path.display()
             ),
         }
@@ -108,7 +126,7 @@ pub struct Loaded<K> {
 /// show, or with `strict` a refusal.
 pub fn load(path: Option<&Path>, strict: bool) -> Result<Loaded<MasterKey>, KeyFileError> {
     let path = path.ok_or(KeyFileError::Missing)?;
-    let (contents, warning) = read_private(path, strict)?;
+    let contents = zeroizing_read(path)?;
     let signing = [SECRET_PREFIX, PUBLIC_PREFIX];
     let legacy_public = path
         .extension()
@@ -123,6 +141,18 @@ pub fn load(path: Option<&Path>, strict: bool) -> Result<Loaded<MasterKey>, KeyF
             path: path.to_owned(),
             source,
         })?;
+    let warning = if key.fingerprint() == DEMO_FINGERPRINT {
+        if strict {
+            return Err(KeyFileError::Demo {
+                path: path.to_owned(),
+            });
+        }
+        Some(KeyWarning::Demo {
+            path: path.to_owned(),
+        })
+    } else {
+        permissions(path, strict)?
+    };
     Ok(Loaded { key, warning })
 }
 
@@ -192,20 +222,22 @@ fn read_private(
     strict: bool,
 ) -> Result<(Zeroizing<Vec<u8>>, Option<KeyWarning>), KeyFileError> {
     let contents = zeroizing_read(path)?;
+    Ok((contents, permissions(path, strict)?))
+}
+
+/// A warning when others may read the file, or with `strict` a refusal.
+fn permissions(path: &Path, strict: bool) -> Result<Option<KeyWarning>, KeyFileError> {
     if !shared(path) {
-        return Ok((contents, None));
+        return Ok(None);
     }
     if strict {
         return Err(KeyFileError::Shared {
             path: path.to_owned(),
         });
     }
-    Ok((
-        contents,
-        Some(KeyWarning::Shared {
-            path: path.to_owned(),
-        }),
-    ))
+    Ok(Some(KeyWarning::Shared {
+        path: path.to_owned(),
+    }))
 }
 
 /// The file's bytes, wiped when dropped: at most 4 KiB and one byte, which is already too
@@ -596,5 +628,26 @@ mod tests {
             load_public(Path::new("/dev/zero")),
             Err(KeyFileError::MalformedPublic { .. })
         ));
+    }
+
+    #[test]
+    fn the_demo_key_is_named_as_such_whatever_its_mode() {
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/demo.key");
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("private.key");
+        std::fs::copy(&demo, &copy).unwrap();
+        for mode in [0o600, 0o644] {
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(mode)).unwrap();
+            let loaded = load(Some(&copy), false).unwrap();
+            assert_eq!(loaded.key.fingerprint(), DEMO_FINGERPRINT);
+            assert_eq!(
+                loaded.warning,
+                Some(KeyWarning::Demo { path: copy.clone() })
+            );
+            assert!(matches!(
+                load(Some(&copy), true),
+                Err(KeyFileError::Demo { .. })
+            ));
+        }
     }
 }

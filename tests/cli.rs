@@ -2217,8 +2217,8 @@ fn json_log_events_for_a_scheduled_job() {
         .unwrap();
     assert!(out.status.success());
     let ok = events(&out);
-    // The demo key file is readable by others (as a checkout leaves it): a warning event,
-    // like the sample list's mistyped entry, not text on stderr.
+    // The demo key is recognised: a warning event (not text on stderr), like the sample
+    // list's mistyped entry.
     assert_eq!(
         names(&ok),
         [
@@ -2229,7 +2229,7 @@ fn json_log_events_for_a_scheduled_job() {
         ok[1]["message"]
             .as_str()
             .unwrap()
-            .ends_with("sample-data/demo.key can be read by other users; chmod 600 it"),
+            .ends_with("sample-data/demo.key is the published DEMO KEY (fingerprint 6ad667b3eaecc0f2): its pseudonyms protect nothing; make your own key with `doel keygen --out FILE`"),
         "{}",
         ok[1]
     );
@@ -2326,7 +2326,12 @@ fn a_shared_key_file_is_warned_about_or_refused() {
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new().unwrap();
     let key = dir.path().join("shared.key");
-    std::fs::copy(repo("sample-data/demo.key"), &key).unwrap();
+    doel(&dir)
+        .arg("keygen")
+        .arg("--out")
+        .arg(&key)
+        .assert()
+        .success();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let with_key = |strict: bool| {
         let mut cmd = doel(&dir);
@@ -2344,6 +2349,30 @@ fn a_shared_key_file_is_warned_about_or_refused() {
         .success()
         .stderr(contains("can be read by other users; chmod 600 it"));
     assert_error(&mut with_key(true), 1, "--strict-key-permissions is set");
+
+    // The demo key, copied anywhere with any mode, is named as the demo key instead: one
+    // line, no permission warning; a strict run refuses it.
+    let demo = dir.path().join("copied.key");
+    std::fs::copy(repo("sample-data/demo.key"), &demo).unwrap();
+    std::fs::set_permissions(&demo, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::copy(&demo, &key).unwrap();
+    let out = with_key(false).output().unwrap();
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        said.lines()
+            .filter(|l| l.starts_with("warning: key file"))
+            .count(),
+        1,
+        "{said}"
+    );
+    assert!(said.contains("is the published DEMO KEY"), "{said}");
+    assert!(!said.contains("can be read by other users"), "{said}");
+    assert_error(
+        &mut with_key(true),
+        1,
+        "is the published demo key, and --strict-key-permissions is set",
+    );
 }
 
 /// The progress line is drawn on an interactive terminal only (a pseudo-terminal made by

@@ -37,8 +37,28 @@ Exit codes:
 
 /// Turn a client export into an extract for one declared purpose: only the columns the
 /// pipeline names, BSNs and names replaced by keyed pseudonyms, quasi-identifiers generalised.
+/// `doel --version`: the version, the pseudonym specification its pseudonyms follow
+/// (pseudonyms of one spec version stay the same across doel versions) and the build's
+/// features.
+fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let features: Vec<&str> = [("engine", cfg!(feature = "engine"))]
+            .into_iter()
+            .filter_map(|(name, on)| on.then_some(name))
+            .collect();
+        format!(
+            "{} (pseudonyms: {}, docs/spec/pseudonyms-v1.md; manifest: {}; features: {})",
+            env!("CARGO_PKG_VERSION"),
+            crate::kernels::keys::SPEC_VERSION,
+            crate::audit::manifest::SCHEMA,
+            features.join(", ")
+        )
+    })
+}
+
 #[derive(Debug, Parser)]
-#[command(name = "doel", version, after_help = EXIT_CODES)]
+#[command(name = "doel", version = version(), after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
