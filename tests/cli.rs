@@ -2500,3 +2500,35 @@ fn a_file_name_with_a_line_break_is_refused_escaped() {
     assert!(!stderr.contains("\nregister    FORGED"), "{stderr}");
     assert!(out.stdout.is_empty());
 }
+
+/// Shell completions and the manual page come from the command definitions: each names
+/// the commands.
+#[test]
+fn completions_and_the_manual_page_are_generated() {
+    let dir = TempDir::new().unwrap();
+    for (shell, marker) in [
+        ("bash", "complete -F _doel"),
+        ("zsh", "#compdef doel"),
+        ("fish", "complete -c doel"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = doel(&dir).args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains(marker), "{shell}: {script}");
+        for command in ["run", "plan", "verify", "reidentify", "keygen"] {
+            assert!(script.contains(command), "{shell} lacks {command}");
+        }
+    }
+    let out = doel(&dir).arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH doel"),
+        "{page}"
+    );
+    assert!(page.contains(".SH NAME") && page.contains("doel"), "{page}");
+    assert!(page.contains("run") && page.contains("verify"), "{page}");
+    let out = doel(&dir).args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

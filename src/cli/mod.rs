@@ -192,6 +192,15 @@ enum Command {
         #[arg(long)]
         signing: bool,
     },
+    /// Print the completion script for a shell, from these command definitions. Install
+    /// for bash: `doel completions bash > ~/.local/share/bash-completion/completions/doel`.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), from these command definitions:
+    /// `doel man > ~/.local/share/man/man1/doel.1`, then `man doel`.
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -463,6 +472,13 @@ pub fn main() -> ExitCode {
 }
 
 /// Print to stdout; a reader that went away (`doel plan … | head`) is not an error.
+/// Text doel generated itself from its own definitions (completions, the manual page),
+/// written as it is: nothing in it comes from a file or the data.
+fn write_raw(bytes: &[u8]) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(bytes);
+}
+
 fn print_out(text: &str) {
     use std::io::Write;
     let text = crate::text::shown(text);
@@ -497,6 +513,30 @@ fn shown<K>(loaded: keyfile::Loaded<K>) -> K {
 
 fn dispatch(command: Command) -> Result<(), CliError> {
     match command {
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "doel",
+                &mut out,
+            );
+            write_raw(&out);
+            Ok(())
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut out)
+                .map_err(|e| {
+                    CliError::Engine(EngineError::Internal(format!(
+                        "writing the manual page: {}",
+                        e.kind()
+                    )))
+                })?;
+            write_raw(&out);
+            Ok(())
+        }
         Command::Keygen { out, signing: true } => {
             let public = keyfile::generate_signing(&out)?;
             print_out(&format!(
