@@ -582,14 +582,58 @@ fn key_file_from_environment() {
 }
 
 #[test]
-fn unknown_pipeline_key_is_named() {
+fn three_faults_get_three_messages_in_one_run_from_check_plan_and_run() {
     let dir = TempDir::new().unwrap();
-    let pipeline = edited_pipeline(&dir, |t| t.replace("recipient =", "ontvanger ="));
-    assert_error(
-        doel(&dir).arg("plan").arg(pipeline),
-        1,
-        "unknown field `ontvanger`",
-    );
+    // A renamed key, a missing key and a column entry that breaks a rule of its action.
+    let pipeline = edited_pipeline(&dir, |t| {
+        let t = t
+            .replace("recipient =", "recipent =")
+            .replace("contact =", "# contact =");
+        format!("{t}contract_id = {{ action = \"generalise\" }}\n")
+    });
+    let expected = |text: &str| {
+        let problems: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.contains("3 problems"))
+            .skip(1)
+            .take(3)
+            .map(str::trim)
+            .collect();
+        assert_eq!(problems.len(), 3, "{text}");
+        assert!(problems[0].starts_with("line "), "{text}");
+        assert!(
+            problems[0].ends_with("[pipeline]: missing key `contact`"),
+            "{text}"
+        );
+        assert!(
+            problems[1].ends_with("[pipeline]: unknown key `recipent`; did you mean `recipient`?"),
+            "{text}"
+        );
+        assert!(problems[2].contains("[columns] contract_id:"), "{text}");
+    };
+    for command in ["plan", "run"] {
+        let out = doel(&dir)
+            .arg(command)
+            .arg(&pipeline)
+            .arg("--key-file")
+            .arg(repo("sample-data/demo.key"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(": 3 problems\n  line "), "{stderr}");
+        expected(&stderr);
+    }
+    let out = doel(&dir).arg("check").arg(&pipeline).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    expected(&stdout);
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["edited.toml"], "nothing written, no register entry");
 }
 
 #[test]
@@ -1313,7 +1357,15 @@ fn check_passes_the_shipped_pipelines_and_fails_a_breach_without_data() {
         ),
         "{stdout}"
     );
-    assert!(stdout.contains("unknown field `colums`"), "{stdout}");
+    // The typo is named once, as a typo, and not as a missing section as well.
+    assert!(
+        stdout.contains(&format!(
+            "FAIL  {}\n      pipeline file {}: line 43: unknown section [colums]; did you mean [columns]?\n",
+            name("c-kapot.toml"),
+            name("c-kapot.toml")
+        )),
+        "{stdout}"
+    );
     assert!(
         stderr.contains("error: 2 of 4 files failed the check\nhint: "),
         "{stderr}"

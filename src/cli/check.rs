@@ -72,7 +72,9 @@ pub fn check(paths: &[PathBuf], today: chrono::NaiveDate) -> Result<Outcome, Cli
             Err(e) => {
                 outcome.failed += 1;
                 outcome.exit_code = outcome.exit_code.max(e.exit_code());
-                outcome.report += &format!("FAIL  {}\n      {e}\n", file.display());
+                // Every line of the message under the file it is about.
+                let message = e.to_string().replace('\n', "\n      ");
+                outcome.report += &format!("FAIL  {}\n      {message}\n", file.display());
             }
         }
     }

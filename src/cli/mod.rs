@@ -201,6 +201,20 @@ enum Command {
     /// Print the manual page (roff), from these command definitions:
     /// `doel man > ~/.local/share/man/man1/doel.1`, then `man doel`.
     Man,
+    /// Print the JSON Schema of a pipeline or catalogue file, made from the definitions
+    /// doel reads them with (the same as docs/schema/*.schema.json). For taplo / Even
+    /// Better TOML, put `#:schema ./pipeline.schema.json` as a file's first line.
+    Schema {
+        /// pipeline or catalogue.
+        file: SchemaFile,
+    },
+}
+
+/// The files `doel schema` describes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SchemaFile {
+    Pipeline,
+    Catalogue,
 }
 
 #[derive(Debug, Subcommand)]
@@ -471,14 +485,25 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Print to stdout; a reader that went away (`doel plan … | head`) is not an error.
-/// Text doel generated itself from its own definitions (completions, the manual page),
-/// written as it is: nothing in it comes from a file or the data.
-fn write_raw(bytes: &[u8]) {
+/// Text doel generated itself from its own definitions (completions, the manual page,
+/// the schemas), written to stdout as it is: nothing in it comes from a file or the data.
+/// It is usually redirected into a file, so a write that fails (a full disk) is an output
+/// error; a reader that went away (`doel man | head`) is not.
+fn write_raw(bytes: &[u8]) -> Result<(), CliError> {
     use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(bytes);
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::Engine(EngineError::Output {
+                path: PathBuf::from("standard output"),
+                problem: format!("could not be written ({})", e.kind()),
+            }))
+        }
+        _ => Ok(()),
+    }
 }
 
+/// Print to stdout; a reader that went away (`doel plan … | head`) is not an error.
 fn print_out(text: &str) {
     use std::io::Write;
     let text = crate::text::shown(text);
@@ -521,8 +546,14 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                 "doel",
                 &mut out,
             );
-            write_raw(&out);
-            Ok(())
+            write_raw(&out)
+        }
+        Command::Schema { file } => {
+            let schema = match file {
+                SchemaFile::Pipeline => crate::spec::schema::pipeline(),
+                SchemaFile::Catalogue => crate::spec::schema::catalogue(),
+            };
+            write_raw(crate::spec::schema::to_text(schema).as_bytes())
         }
         Command::Man => {
             let mut out = Vec::new();
@@ -534,8 +565,7 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                         e.kind()
                     )))
                 })?;
-            write_raw(&out);
-            Ok(())
+            write_raw(&out)
         }
         Command::Keygen { out, signing: true } => {
             let public = keyfile::generate_signing(&out)?;

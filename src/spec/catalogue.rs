@@ -5,22 +5,35 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 
-use super::pipeline::{CATALOGUE, SpecError, read_text, syntax_message};
+use super::pipeline::{CATALOGUE, Faults, SpecError, read_text, syntax};
+use super::schema::{self, Document};
 
 /// The file's structure, as read from TOML.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CatalogueFile {
+pub(super) struct CatalogueFile {
     catalogue: Header,
     #[serde(default)]
     retention: BTreeMap<String, TermSpec>,
-    /// Kept as plain values so that an error names the column.
+    // Kept as plain values so that an error names the column.
+    #[schemars(schema_with = "entries")]
     columns: toml::Table,
 }
 
-#[derive(Debug, Deserialize)]
+/// `[columns]`: each column of the export by name.
+fn entries(generator: &mut SchemaGenerator) -> Schema {
+    let entry = generator.subschema_for::<EntrySpec>();
+    json_schema!({
+        "description": "Each column of the export by name, with its type, category and subjects.",
+        "type": "object",
+        "additionalProperties": entry,
+    })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Header {
     name: String,
@@ -31,7 +44,7 @@ struct Header {
     _description: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TermSpec {
     years: u32,
@@ -39,7 +52,7 @@ struct TermSpec {
     basis: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct EntrySpec {
     #[serde(rename = "type")]
@@ -57,7 +70,7 @@ struct EntrySpec {
 
 /// What a column's values are, in the export's own terms. In a CSV export every column
 /// is read as text; `date` then means text holding dates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ValueType {
     Text,
@@ -68,7 +81,7 @@ pub enum ValueType {
     Other,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum CategoryName {
     Bsn,
@@ -134,7 +147,7 @@ impl Category {
 }
 
 /// The special categories of GDPR art. 9(1), and criminal data (art. 10).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SpecialKind {
     Health,
@@ -165,7 +178,7 @@ impl SpecialKind {
 }
 
 /// Whom a column's values describe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Subject {
     Child,
@@ -228,51 +241,58 @@ impl Catalogue {
         Self::parse(path, &text)
     }
 
-    /// Validate a catalogue's text; `path` is used in messages.
+    /// Validate a catalogue's text; `path` is used in messages. Every problem found is
+    /// in the error, each with its line (see [`super::Pipeline::parse`]).
     pub fn parse(path: &Path, text: &str) -> Result<Self, SpecError> {
-        let file: CatalogueFile = toml::from_str(text).map_err(|e| SpecError::Syntax {
-            path: path.to_owned(),
-            what: CATALOGUE,
-            message: syntax_message(&e, text),
-        })?;
+        let doc = Document::parse(text).map_err(|e| syntax(path, CATALOGUE, &e, text))?;
+        if doc.has_section("pipeline") && !doc.has_section("catalogue") {
+            return Err(SpecError::problems(path, CATALOGUE, vec![doc.problem(
+                &["pipeline"],
+                "this is a pipeline file, not a data catalogue: [pipeline] catalogue names the catalogue file",
+            )]));
+        }
+        let shape = doc.problems(schema::catalogue());
+        if !shape.is_empty() {
+            return Err(SpecError::problems(path, CATALOGUE, shape));
+        }
+        let file: CatalogueFile =
+            toml::from_str(text).map_err(|e| syntax(path, CATALOGUE, &e, text))?;
         super::pipeline::printable(path, CATALOGUE, text)?;
-        let invalid = |problem: String| SpecError::Invalid {
-            path: path.to_owned(),
-            what: CATALOGUE,
-            problem,
-        };
-        let column_error = |column: &str, problem: String| SpecError::Column {
-            path: path.to_owned(),
-            what: CATALOGUE,
-            column: column.to_owned(),
-            problem,
-        };
-        let entries = file
-            .columns
-            .iter()
-            .map(|(column, value)| {
-                let spec = EntrySpec::deserialize(value.clone())
-                    .map_err(|e| column_error(column, e.message().trim_end().to_owned()))?;
-                entry(column, spec).map_err(|problem| column_error(column, problem))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut faults = Faults::new(&doc);
+        let mut entries = Vec::new();
+        for (column, value) in &file.columns {
+            let made = EntrySpec::deserialize(value.clone())
+                .map_err(|e| e.message().trim_end().to_owned())
+                .and_then(|spec| entry(column, spec));
+            match made {
+                Ok(e) => entries.push(e),
+                Err(problem) => faults.at(
+                    &["columns", column],
+                    format!("[columns] {column}: {problem}"),
+                ),
+            }
+        }
         let find = |column: &str| entries.iter().find(|e| e.column == column);
         let mut terms = BTreeMap::new();
         for (name, spec) in file.retention {
             match find(&spec.after) {
                 Some(anchor) if anchor.value_type == ValueType::Date => {}
-                Some(_) => {
-                    return Err(invalid(format!(
+                Some(_) => faults.at(
+                    &["retention", &name, "after"],
+                    format!(
                         "[retention.{name}] runs after `{}`, which is not a date column",
                         spec.after
-                    )));
-                }
-                None => {
-                    return Err(invalid(format!(
+                    ),
+                ),
+                None if !file.columns.contains_key(&spec.after) => faults.at(
+                    &["retention", &name, "after"],
+                    format!(
                         "[retention.{name}] runs after `{}`, which is not in [columns]",
                         spec.after
-                    )));
-                }
+                    ),
+                ),
+                // A column whose entry has a problem of its own: named above.
+                None => {}
             }
             terms.insert(
                 name.clone(),
@@ -288,19 +308,24 @@ impl Catalogue {
             if let Some(term) = &e.retention
                 && !terms.contains_key(term)
             {
-                return Err(column_error(
-                    &e.column,
-                    format!("retention term \"{term}\" is not defined in [retention]"),
-                ));
+                faults.at(
+                    &["columns", &e.column, "retention"],
+                    format!(
+                        "[columns] {}: retention term \"{term}\" is not defined in [retention]",
+                        e.column
+                    ),
+                );
             }
         }
         if let Some(key) = &file.catalogue.key
-            && find(key).is_none()
+            && !file.columns.contains_key(key)
         {
-            return Err(invalid(format!(
-                "[catalogue] key `{key}` is not in [columns]"
-            )));
+            faults.at(
+                &["catalogue", "key"],
+                format!("[catalogue] key `{key}` is not in [columns]"),
+            );
         }
+        faults.finish(path, CATALOGUE)?;
         Ok(Self {
             path: path.to_owned(),
             name: file.catalogue.name,
@@ -412,7 +437,7 @@ einde = { type = "date", category = "contract", subjects = ["child"] }
         );
         assert!(
             err("x = { type = \"text\", category = \"secret\", subjects = [] }")
-                .contains("column `x`")
+                .contains("[columns] x.category must be one of bsn, identifier")
         );
         assert!(err("[retention.b]\nyears = 1\nafter = \"bsn\"\n").contains("not a date column"));
         let missing_key = Catalogue::parse(

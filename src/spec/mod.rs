@@ -7,6 +7,7 @@ pub mod catalogue;
 mod pipeline;
 pub mod policy;
 mod raw;
+pub mod schema;
 
 pub use catalogue::Catalogue;
 pub use pipeline::{

@@ -10,6 +10,7 @@ use super::raw::{
     LinkPartSpec, MicrodataSpec, OnInvalid, OnViolation, OutputKind, PipelineFile, PseudonymKind,
     Purpose, SourceSpec, TableSpec,
 };
+use super::schema::{self, Document, Problem};
 
 /// Age bands used when `to = "age_band"` names none: the childcare ages (0-3 day care,
 /// 4-11 after-school care, 12-17, 18+).
@@ -37,13 +38,12 @@ pub enum SpecError {
         what: &'static str,
         message: String,
     },
-    /// One `[columns]` entry is not well formed.
-    #[error("{what} {}, column `{column}`: {problem}", path.display())]
-    Column {
+    /// Problems of the file's keys and values, each with its line where it has one.
+    #[error("{what} {}: {}", path.display(), listed(problems))]
+    Problems {
         path: PathBuf,
         what: &'static str,
-        column: String,
-        problem: String,
+        problems: Vec<Problem>,
     },
     /// A section other than `[columns]` is not usable.
     #[error("{what} {}: {problem}", path.display())]
@@ -61,14 +61,75 @@ impl SpecError {
                 "check [pipeline] catalogue: the path is taken from the current directory"
             }
             Self::Read { .. } => "check the path to the pipeline file",
-            Self::Syntax { what, .. } | Self::Column { what, .. } | Self::Invalid { what, .. }
+            Self::Syntax { what, .. }
+            | Self::Problems { what, .. }
+            | Self::Invalid { what, .. }
                 if *what == CATALOGUE =>
             {
                 "docs/pipeline.md, section \"Data catalogue\", lists every key and category"
             }
-            Self::Syntax { .. } | Self::Column { .. } | Self::Invalid { .. } => {
+            Self::Syntax { .. } | Self::Problems { .. } | Self::Invalid { .. } => {
                 "docs/pipeline.md lists every key and action"
             }
+        }
+    }
+}
+
+impl SpecError {
+    pub(super) fn problems(path: &Path, what: &'static str, problems: Vec<Problem>) -> Self {
+        Self::Problems {
+            path: path.to_owned(),
+            what,
+            problems,
+        }
+    }
+}
+
+/// How many problems an error lists: a file of the wrong kind has one per key.
+const LISTED: usize = 25;
+
+/// One problem on the error's line; several, counted, a line each.
+fn listed(problems: &[Problem]) -> String {
+    match problems {
+        [one] => one.to_string(),
+        _ => {
+            let mut out = format!("{} problems", problems.len());
+            for p in problems.iter().take(LISTED) {
+                out.push_str(&format!("\n  {p}"));
+            }
+            if problems.len() > LISTED {
+                out.push_str(&format!("\n  … and {} more", problems.len() - LISTED));
+            }
+            out
+        }
+    }
+}
+
+/// The problems of a file's values, gathered so that one run names them all.
+pub(super) struct Faults<'d, 't> {
+    doc: &'d Document<'t>,
+    list: Vec<Problem>,
+}
+
+impl<'d, 't> Faults<'d, 't> {
+    pub(super) fn new(doc: &'d Document<'t>) -> Self {
+        Self {
+            doc,
+            list: Vec::new(),
+        }
+    }
+
+    /// A problem of the key at `keys` (its line, or its section's).
+    pub(super) fn at(&mut self, keys: &[&str], message: impl Into<String>) {
+        self.list.push(self.doc.problem(keys, message));
+    }
+
+    /// The error naming every problem, if there is one.
+    pub(super) fn finish(self, path: &Path, what: &'static str) -> Result<(), SpecError> {
+        if self.list.is_empty() {
+            Ok(())
+        } else {
+            Err(SpecError::problems(path, what, self.list))
         }
     }
 }
@@ -335,19 +396,28 @@ impl Pipeline {
         Self::parse(path, &read_text(path, PIPELINE)?)
     }
 
-    /// Validate a pipeline file's text; `path` is used in messages and recorded.
+    /// Validate a pipeline file's text; `path` is used in messages and recorded. Every
+    /// problem found is in the error, each with its line: first the file's shape against
+    /// its schema (unknown, missing, mistyped keys), then, when the shape is right, what
+    /// the values mean.
     pub fn parse(path: &Path, text: &str) -> Result<Self, SpecError> {
-        let file: PipelineFile = toml::from_str(text).map_err(|e| SpecError::Syntax {
-            path: path.to_owned(),
-            what: PIPELINE,
-            message: syntax_message(&e, text),
-        })?;
+        let doc = Document::parse(text).map_err(|e| syntax(path, PIPELINE, &e, text))?;
+        if doc.has_section("catalogue") && !doc.has_section("pipeline") {
+            return Err(SpecError::problems(path, PIPELINE, vec![doc.problem(
+                &["catalogue"],
+                "this is a data catalogue, not a pipeline: give the pipeline file, whose [pipeline] catalogue names this one",
+            )]));
+        }
+        let mut shape = doc.problems(schema::pipeline());
+        if !shape.is_empty() {
+            shape.extend(entry_problems(&doc, text, &shape));
+            shape.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+            return Err(SpecError::problems(path, PIPELINE, shape));
+        }
+        let file: PipelineFile =
+            toml::from_str(text).map_err(|e| syntax(path, PIPELINE, &e, text))?;
         printable(path, PIPELINE, text)?;
-        let invalid = |problem: String| SpecError::Invalid {
-            path: path.to_owned(),
-            what: PIPELINE,
-            problem,
-        };
+        let mut faults = Faults::new(&doc);
         for (field, value) in [
             ("name", &file.pipeline.name),
             ("recipient", &file.pipeline.recipient),
@@ -358,26 +428,33 @@ impl Pipeline {
             ("catalogue", &file.pipeline.catalogue),
         ] {
             if value.trim().is_empty() {
-                return Err(invalid(format!("[pipeline] {field} is empty")));
+                faults.at(&["pipeline", field], format!("[pipeline] {field} is empty"));
             }
         }
-        check_domain(&file.pipeline).map_err(invalid)?;
+        if !file.pipeline.pseudonym_domain.trim().is_empty()
+            && let Err(problem) = check_domain(&file.pipeline)
+        {
+            faults.at(&["pipeline", "pseudonym_domain"], problem);
+        }
         if let Some(basis) = &file.pipeline.bsn_basis {
             if file.pipeline.purpose != Purpose::LegalObligation {
-                return Err(invalid(
-                    "[pipeline] bsn_basis applies only to purpose = \"legal-obligation\"".into(),
-                ));
-            }
-            if basis.trim().is_empty() {
-                return Err(invalid("[pipeline] bsn_basis is empty".into()));
+                faults.at(
+                    &["pipeline", "bsn_basis"],
+                    "[pipeline] bsn_basis applies only to purpose = \"legal-obligation\"",
+                );
+            } else if basis.trim().is_empty() {
+                faults.at(&["pipeline", "bsn_basis"], "[pipeline] bsn_basis is empty");
             }
         }
         let mut exceptions = Vec::new();
         for (column, spec) in &file.exceptions {
             if spec.necessity.trim().is_empty() {
-                return Err(invalid(format!(
-                    "[exceptions.{column}] necessity is empty: say why the purpose needs this column"
-                )));
+                faults.at(
+                    &["exceptions", column, "necessity"],
+                    format!(
+                        "[exceptions.{column}] necessity is empty: say why the purpose needs this column"
+                    ),
+                );
             }
             exceptions.push(Exception {
                 column: column.clone(),
@@ -389,23 +466,32 @@ impl Pipeline {
             None => b',',
             Some(d) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
             Some(_) => {
-                return Err(invalid(
-                    "[input] delimiter must be a single ASCII character, e.g. \";\"".into(),
-                ));
+                faults.at(
+                    &["input", "delimiter"],
+                    "[input] delimiter must be a single ASCII character, e.g. \";\"",
+                );
+                b','
             }
         };
         let encoding = match file.input.encoding.as_deref() {
             None => encoding_rs::UTF_8,
             Some(label) => encoding_rs::Encoding::for_label(label.trim().as_bytes())
                 .filter(|e| e.output_encoding() == *e)
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "[input] encoding \"{label}\" is not a known encoding for a CSV file; e.g. \"utf-8\", \"windows-1252\" or \"iso-8859-15\""
-                    ))
-                })?,
+                .unwrap_or_else(|| {
+                    faults.at(
+                        &["input", "encoding"],
+                        format!(
+                            "[input] encoding \"{label}\" is not a known encoding for a CSV file; e.g. \"utf-8\", \"windows-1252\" or \"iso-8859-15\""
+                        ),
+                    );
+                    encoding_rs::UTF_8
+                }),
         };
         if encoding != encoding_rs::UTF_8 && file.input.format.is_some_and(|f| f != Format::Csv) {
-            return Err(invalid("[input] encoding applies to CSV files only".into()));
+            faults.at(
+                &["input", "encoding"],
+                "[input] encoding applies to CSV files only",
+            );
         }
         let output_path = PathBuf::from(&file.output.path);
         let output_format = match file.output.format {
@@ -414,105 +500,116 @@ impl Pipeline {
                 .extension()
                 .and_then(|e| e.to_str())
                 .and_then(Format::from_extension)
-                .ok_or_else(|| {
-                    invalid(
-                        "[output] path has no .parquet, .arrow or .csv extension; set format"
-                            .into(),
-                    )
-                })?,
+                .unwrap_or_else(|| {
+                    faults.at(
+                        &["output", "path"],
+                        "[output] path has no .parquet, .arrow or .csv extension; set format",
+                    );
+                    Format::Parquet
+                }),
         };
-        let columns = file
-            .columns
-            .iter()
-            .map(|(entry, value)| {
-                column(entry, value).map_err(|problem| SpecError::Column {
-                    path: path.to_owned(),
-                    what: PIPELINE,
-                    column: entry.clone(),
-                    problem,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut columns = Vec::new();
+        for (entry, value) in &file.columns {
+            match column(entry, value) {
+                Ok(c) => columns.push(c),
+                Err(problem) => faults.at(
+                    &["columns", entry],
+                    format!("[columns] {}: {problem}", schema::key(entry)),
+                ),
+            }
+        }
+        let every_column = columns.len() == file.columns.len();
         let mut seen = std::collections::BTreeSet::new();
         for c in &columns {
-            if let Some(name) = c.output_name()
-                && (name.starts_with(['=', '+', '-', '@', '\t', '\r'])
-                    || name.chars().any(char::is_control))
+            let Some(name) = c.output_name() else {
+                continue;
+            };
+            if name.starts_with(['=', '+', '-', '@', '\t', '\r'])
+                || name.chars().any(char::is_control)
             {
-                return Err(SpecError::Column {
-                    path: path.to_owned(),
-                    what: PIPELINE,
-                    column: c.entry.clone(),
-                    problem: "its released name starts like a spreadsheet formula (=, +, -, @) or holds a control character: name it otherwise with `as`".into(),
-                });
+                faults.at(
+                    &["columns", &c.entry],
+                    format!("[columns] {}: its released name starts like a spreadsheet formula (=, +, -, @) or holds a control character: name it otherwise with `as`", schema::key(&c.entry)),
+                );
             }
-            if let Some(name) = c.output_name()
-                && !seen.insert(name)
-            {
-                return Err(SpecError::Column {
-                    path: path.to_owned(),
-                    what: PIPELINE,
-                    column: c.entry.clone(),
-                    problem: format!("a second column is released as `{name}`"),
-                });
+            if !seen.insert(name) {
+                faults.at(
+                    &["columns", &c.entry],
+                    format!(
+                        "[columns] {}: a second column is released as `{name}`",
+                        schema::key(&c.entry)
+                    ),
+                );
             }
         }
-        if seen.is_empty() {
-            return Err(invalid("[columns] releases no column".into()));
+        if seen.is_empty() && every_column {
+            faults.at(&["columns"], "[columns] releases no column");
         }
         let released: Vec<&str> = columns.iter().filter_map(Column::output_name).collect();
+        // Which columns a section may name is only known when every entry is well formed.
         let table = match (file.output.kind, &file.table) {
-            (OutputKind::Table, Some(spec)) => {
-                Some(table(spec, &released).map_err(|p| invalid(format!("[table] {p}")))?)
-            }
+            (OutputKind::Table, Some(spec)) if every_column => table(spec, &released)
+                .map_err(|p| faults.at(&["table"], format!("[table] {p}")))
+                .ok(),
             (OutputKind::Table, None) => {
-                return Err(invalid(
-                    "[output] kind = \"table\" needs a [table] section".into(),
-                ));
+                faults.at(
+                    &["output", "kind"],
+                    "[output] kind = \"table\" needs a [table] section",
+                );
+                None
             }
-            (_, Some(_)) => {
-                return Err(invalid(
-                    "[table] applies only to [output] kind = \"table\"".into(),
-                ));
+            (OutputKind::Records | OutputKind::Microdata, Some(_)) => {
+                faults.at(
+                    &["table"],
+                    "[table] applies only to [output] kind = \"table\"",
+                );
+                None
             }
-            (_, None) => None,
+            _ => None,
         };
         let microdata = match (file.output.kind, &file.microdata) {
-            (OutputKind::Records | OutputKind::Table, None) => None,
-            (OutputKind::Records | OutputKind::Table, Some(_)) => {
-                return Err(invalid(
-                    "[microdata] applies only to [output] kind = \"microdata\"".into(),
-                ));
-            }
+            (OutputKind::Microdata, Some(spec)) if every_column => microdata(spec, &released)
+                .map_err(|p| faults.at(&["microdata"], format!("[microdata] {p}")))
+                .ok(),
             (OutputKind::Microdata, None) => {
-                return Err(invalid(
-                    "[output] kind = \"microdata\" needs a [microdata] section".into(),
-                ));
+                faults.at(
+                    &["output", "kind"],
+                    "[output] kind = \"microdata\" needs a [microdata] section",
+                );
+                None
             }
-            (OutputKind::Microdata, Some(spec)) => {
-                Some(microdata(spec, &released).map_err(|p| invalid(format!("[microdata] {p}")))?)
+            (OutputKind::Records | OutputKind::Table, Some(_)) => {
+                faults.at(
+                    &["microdata"],
+                    "[microdata] applies only to [output] kind = \"microdata\"",
+                );
+                None
             }
+            _ => None,
         };
         let lists = &file.exclusions;
         if (!lists.restriction_lists.is_empty() || !lists.objection_lists.is_empty())
             && lists.bsn.is_none()
         {
-            return Err(invalid("[exclusions] names lists of BSNs but not `bsn`, the export's column to match them against".into()));
+            faults.at(&["exclusions"], "[exclusions] names lists of BSNs but not `bsn`, the export's column to match them against");
         }
         if let Some(share) = lists.list_invalid_share
             && !(0.0..1.0).contains(&share)
         {
-            return Err(invalid(
-                "[exclusions] list_invalid_share must be at least 0 and below 1 (a share, e.g. 0.05)"
-                    .into(),
-            ));
+            faults.at(
+                &["exclusions", "list_invalid_share"],
+                "[exclusions] list_invalid_share must be at least 0 and below 1 (a share, e.g. 0.05)",
+            );
         }
         if lists
             .list_column
             .as_deref()
             .is_some_and(|c| c.trim().is_empty())
         {
-            return Err(invalid("[exclusions] list_column is empty".into()));
+            faults.at(
+                &["exclusions", "list_column"],
+                "[exclusions] list_column is empty",
+            );
         }
         for dropped in &columns {
             if let Operation::Drop { source } = &dropped.operation
@@ -520,39 +617,40 @@ impl Pipeline {
                     .iter()
                     .find(|c| c.entry != dropped.entry && c.sources().contains(&source.as_str()))
             {
-                return Err(SpecError::Column {
-                    path: path.to_owned(),
-                    what: PIPELINE,
-                    column: dropped.entry.clone(),
-                    problem: format!(
-                        "is dropped, but `[columns] {}` reads it; remove one of the two",
-                        user.entry
+                faults.at(
+                    &["columns", &dropped.entry],
+                    format!(
+                        "[columns] {}: is dropped, but `[columns] {}` reads it; remove one of the two",
+                        schema::key(&dropped.entry),
+                        schema::key(&user.entry)
                     ),
-                });
+                );
             }
         }
-        let delivery = match &file.delivery {
-            None => None,
-            Some(d) => {
-                if d.recipients.is_empty() {
-                    return Err(invalid(
-                        "[delivery] recipients is empty: name the recipients' age public keys (age1…)".into(),
-                    ));
-                }
-                for (i, r) in d.recipients.iter().enumerate() {
-                    if r.trim().parse::<age::x25519::Recipient>().is_err() {
-                        return Err(invalid(format!(
+        let delivery = file.delivery.as_ref().map(|d| {
+            if d.recipients.is_empty() {
+                faults.at(
+                    &["delivery", "recipients"],
+                    "[delivery] recipients is empty: name the recipients' age public keys (age1…)",
+                );
+            }
+            for (i, r) in d.recipients.iter().enumerate() {
+                if r.trim().parse::<age::x25519::Recipient>().is_err() {
+                    faults.at(
+                        &["delivery", "recipients"],
+                        format!(
                             "[delivery] recipients[{}] is not an age public key (age1… as `age-keygen` prints it)",
                             i + 1
-                        )));
-                    }
+                        ),
+                    );
                 }
-                Some(Delivery {
-                    recipients: d.recipients.iter().map(|r| r.trim().to_owned()).collect(),
-                    keep_plaintext: d.keep_plaintext.unwrap_or(true),
-                })
             }
-        };
+            Delivery {
+                recipients: d.recipients.iter().map(|r| r.trim().to_owned()).collect(),
+                keep_plaintext: d.keep_plaintext.unwrap_or(true),
+            }
+        });
+        faults.finish(path, PIPELINE)?;
         Ok(Self {
             delivery,
             path: path.to_owned(),
@@ -784,10 +882,24 @@ pub(super) fn read_text(path: &Path, what: &'static str) -> Result<String, SpecE
     })
 }
 
+/// A file that is no TOML, or that serde cannot read.
+pub(super) fn syntax(
+    path: &Path,
+    what: &'static str,
+    error: &toml::de::Error,
+    text: &str,
+) -> SpecError {
+    SpecError::Syntax {
+        path: path.to_owned(),
+        what,
+        message: syntax_message(error, text),
+    }
+}
+
 /// A TOML error as `line L, column C: message`. toml's own rendering quotes the offending
 /// line, which is not safe: a key file or a data file passed as the pipeline by mistake
 /// would be printed.
-pub(super) fn syntax_message(error: &toml::de::Error, text: &str) -> String {
+fn syntax_message(error: &toml::de::Error, text: &str) -> String {
     let message = error.message().trim_end();
     match error.span() {
         Some(span) => {
@@ -801,6 +913,29 @@ pub(super) fn syntax_message(error: &toml::de::Error, text: &str) -> String {
 }
 
 /// One `[columns]` entry; the error is the problem, without the column's name.
+/// The problems of the column entries whose shape is right, in a file whose shape is
+/// wrong elsewhere: serde cannot read such a file, but each entry can still be judged,
+/// so that one run names those problems too.
+fn entry_problems(doc: &Document<'_>, text: &str, shape: &[Problem]) -> Vec<Problem> {
+    let Ok(file) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let Some(toml::Value::Table(columns)) = file.get("columns") else {
+        return Vec::new();
+    };
+    let mut faults = Faults::new(doc);
+    for (entry, value) in columns {
+        let place = format!("[columns] {}", schema::key(entry));
+        let shaped_wrong = shape
+            .iter()
+            .any(|p| p.keys.len() > 1 && p.keys[0] == "columns" && p.keys[1] == *entry);
+        if !shaped_wrong && let Err(problem) = column(entry, value) {
+            faults.at(&["columns", entry], format!("{place}: {problem}"));
+        }
+    }
+    faults.list
+}
+
 fn column(entry: &str, value: &toml::Value) -> Result<Column, String> {
     let spec = match value {
         toml::Value::String(s) => {
@@ -1126,7 +1261,10 @@ opvangsoort = "keep"
 
     #[test]
     fn unknown_keys_are_named() {
-        assert!(err(r#"a = { action = "keep", colour = "x" }"#).contains("unknown field `colour`"));
+        assert!(
+            err(r#"a = { action = "keep", colour = "x" }"#)
+                .contains("[columns] a: unknown key `colour`")
+        );
         let top = Pipeline::parse(Path::new("p.toml"), &HEAD.replace("recipient", "recipent"))
             .unwrap_err()
             .to_string();
@@ -1152,13 +1290,13 @@ opvangsoort = "keep"
             err(r#"a = { action = "generalise", to = "age_band", bands = [1, 4] }"#)
                 .contains("start at 0")
         );
-        assert!(err(r#"a = "hide""#).contains("unknown action \"hide\""));
+        assert!(err(r#"a = "hide""#).contains("[columns] a must be one of keep, drop"));
         assert!(err(r#"a = { action = "pseudonymise", kind = "link", from = [{ date = "d", name = ["n"] }] }"#).contains("each part"));
     }
 
     #[test]
     fn link_part_keys_are_named_and_drops_are_not_read() {
-        assert!(err(r#"a = { action = "pseudonymise", kind = "link", from = [{ date = "d", nme = ["n"] }] }"#).contains("unknown field `nme`"));
+        assert!(err(r#"a = { action = "pseudonymise", kind = "link", from = [{ date = "d", nme = ["n"] }] }"#).contains("[columns] a.from[1]: unknown key `nme`; did you mean `name`?"));
         assert!(
             err("n = \"drop\"\na = { action = \"pseudonymise\", kind = \"name\", from = [\"n\"] }")
                 .contains("is dropped, but `[columns] a` reads it")

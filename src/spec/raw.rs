@@ -1,10 +1,11 @@
 //! The pipeline file's structure, as read from TOML. Plain serde structs: what the fields
 //! mean is checked in `pipeline` and acted on in `plan`.
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 
 /// A whole pipeline file: one purpose, one recipient.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineFile {
     pub pipeline: Declaration,
@@ -26,11 +27,12 @@ pub struct PipelineFile {
     #[serde(default)]
     pub table: Option<TableSpec>,
     /// Output and input columns by name; see [`ColumnSpec`]. Kept in file order.
+    #[schemars(schema_with = "column_entries")]
     pub columns: toml::Table,
 }
 
 /// What the extract is for and for whom (`[pipeline]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Declaration {
     pub name: String,
@@ -64,7 +66,7 @@ pub struct Declaration {
 }
 
 /// `[delivery]`: the outputs and manifest also written encrypted to the recipients.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliverySpec {
     /// The recipients' age public keys (`age1…`).
@@ -74,7 +76,7 @@ pub struct DeliverySpec {
 }
 
 /// Why a special-category column may be released (`[exceptions.COLUMN]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExceptionSpec {
     pub ground: Ground,
@@ -83,7 +85,7 @@ pub struct ExceptionSpec {
 }
 
 /// The exceptions of GDPR art. 9(2) to the ban on processing special categories.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Ground {
     /// (a) explicit consent of the subject.
@@ -122,7 +124,7 @@ impl Ground {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Purpose {
     Research,
@@ -143,7 +145,7 @@ impl Purpose {
 }
 
 /// The GDPR art. 6(1) grounds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum LegalBasis {
     Consent,
@@ -167,7 +169,7 @@ impl LegalBasis {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Parquet,
@@ -196,7 +198,7 @@ impl Format {
 }
 
 /// `[input]`: a file, or a directory of files of one format.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
     pub path: String,
@@ -212,7 +214,7 @@ pub struct InputSpec {
 }
 
 /// `[exclusions]`: flag columns of the export that take records out before anything else.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Exclusions {
     /// A yes/no column: a restricted record (*beperking*) is never processed, whatever
@@ -241,7 +243,7 @@ pub struct Exclusions {
 pub const LIST_INVALID_SHARE: f64 = 0.05;
 
 /// `[output]`: the extract's file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
     pub path: String,
@@ -253,7 +255,7 @@ pub struct OutputSpec {
     pub kind: OutputKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OutputKind {
     #[default]
@@ -264,7 +266,7 @@ pub enum OutputKind {
 
 /// `[table]`: counts (and sums, means) of persons per combination of dimensions, with
 /// small cells suppressed and counts rounded.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TableSpec {
     /// Released columns to group by.
@@ -289,7 +291,7 @@ pub struct TableSpec {
 }
 
 /// `[microdata]`: k-anonymity (and optionally ℓ-diversity) over released columns.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MicrodataSpec {
     /// Released columns that together could single a person out.
@@ -312,7 +314,7 @@ pub struct MicrodataSpec {
     pub hierarchies: std::collections::BTreeMap<String, Vec<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OnViolation {
     Suppress,
@@ -330,14 +332,14 @@ impl OnViolation {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SensitiveSpec {
     pub column: String,
     pub l: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SmallAreaSpec {
     pub column: String,
@@ -347,7 +349,7 @@ pub struct SmallAreaSpec {
     pub action: Option<AreaAction>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AreaAction {
     /// Walk the column's hierarchy until the area is large enough (or `*`).
@@ -358,9 +360,11 @@ pub enum AreaAction {
 
 /// One entry of `[columns]` in its long form; the short form `name = "keep"` (or
 /// `"drop"`) is an entry with only `action`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnSpec {
+    /// What happens to the column (required in the long form).
+    #[schemars(required)]
     pub action: Option<Action>,
     /// `pseudonymise` and `token`: which canonical form (`bsn`, `name`, `link`).
     pub kind: Option<PseudonymKind>,
@@ -371,6 +375,8 @@ pub struct ColumnSpec {
     /// `{ date = "col" }` / `{ name = ["col", …] }` parts (`link`).
     /// Read as plain values and sorted into [`SourceSpec`]s by `validate`, so that an
     /// unknown key inside a part is named in the error.
+    #[serde(default)]
+    #[schemars(schema_with = "sources")]
     pub from: Option<Vec<toml::Value>>,
     /// `generalise`: the target (`year`, `month`, `age_band`, `pc4`, `bucket`, `top_code`).
     pub to: Option<Generalisation>,
@@ -384,7 +390,7 @@ pub struct ColumnSpec {
     pub max: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Keep,
@@ -410,7 +416,7 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PseudonymKind {
     Bsn,
@@ -429,7 +435,7 @@ impl PseudonymKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Generalisation {
     Year,
@@ -453,7 +459,7 @@ impl Generalisation {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnInvalid {
     /// Leave the row out of the extract (counted).
@@ -474,6 +480,27 @@ impl OnInvalid {
     }
 }
 
+/// `[columns]`: each entry an action (the short form) or a [`ColumnSpec`].
+fn column_entries(generator: &mut SchemaGenerator) -> Schema {
+    let action = generator.subschema_for::<Action>();
+    let spec = generator.subschema_for::<ColumnSpec>();
+    json_schema!({
+        "description": "Each column of the export by name: an action (`bsn = \"drop\"`) or a table of the action and its settings. Columns not named are dropped.",
+        "type": "object",
+        "additionalProperties": { "anyOf": [action, spec] },
+    })
+}
+
+/// `from`: column names, or the parts of a `link` key.
+fn sources(generator: &mut SchemaGenerator) -> Schema {
+    let part = generator.subschema_for::<LinkPartSpec>();
+    json_schema!({
+        "description": "Source columns, when not the entry's own name: column names (`name`), or `{ date = \"col\" }` / `{ name = [\"col\", ...] }` parts (`link`).",
+        "type": "array",
+        "items": { "anyOf": [{ "type": "string" }, part] },
+    })
+}
+
 /// One element of `from`.
 #[derive(Debug, Clone)]
 pub enum SourceSpec {
@@ -482,7 +509,7 @@ pub enum SourceSpec {
 }
 
 /// A part of a `link` key: exactly one of `date` or `name`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkPartSpec {
     pub date: Option<String>,
