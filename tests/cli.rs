@@ -2,8 +2,11 @@
 //! fresh temporary directory.
 
 mod common;
+#[path = "common/frames.rs"]
+mod frames;
 
 use common::{RUN_DATE, doel, repo};
+use frames::{read_parquet, sample};
 
 use std::path::{Path, PathBuf};
 
@@ -53,11 +56,6 @@ fn succeed(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The committed sample export.
-fn sample() -> DataFrame {
-    read_parquet(&repo("sample-data/export.parquet"))
-}
-
 /// The research pipeline run on the sample, writing `x.parquet` in `dir`; its account.
 fn research(dir: &TempDir) -> String {
     succeed(&mut run(
@@ -66,14 +64,6 @@ fn research(dir: &TempDir) -> String {
         "sample-data/export.parquet",
         "x.parquet",
     ))
-}
-
-fn read_parquet(path: &Path) -> DataFrame {
-    let path = PlRefPath::new(path.to_str().unwrap());
-    LazyFrame::scan_parquet(path, ScanArgsParquet::default())
-        .unwrap()
-        .collect()
-        .unwrap()
 }
 
 fn read_csv_as_text(path: &Path) -> DataFrame {

@@ -20,7 +20,7 @@ use crate::engine::{self, EngineError};
 use crate::kernels::keys::MasterKey;
 use crate::keyfile::{self, KeyFileError};
 use crate::plan::{Plan, PlanError};
-use crate::spec::{Catalogue, Format, Pipeline, SpecError};
+use crate::spec::{self, Catalogue, InputFormat, Pipeline, SpecError};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -171,12 +171,18 @@ enum Command {
     Scan {
         /// The export: a file, or a directory of files of one format.
         input: PathBuf,
-        /// parquet, ipc or csv (default: from the extension).
+        /// parquet, ipc, csv or workbook (default: from the extension).
         #[arg(long, value_parser = scan::parse_format)]
-        format: Option<Format>,
+        format: Option<InputFormat>,
         /// The CSV field separator, one ASCII character (default ",").
         #[arg(long, value_parser = scan::parse_delimiter)]
         delimiter: Option<u8>,
+        /// A workbook's sheet (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
+        /// A workbook's row of column names, from 1 (default 1).
+        #[arg(long, value_name = "ROW", value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+        header_row: Option<u32>,
         /// Scan only the first N rows (default: all).
         #[arg(long, value_name = "N")]
         limit: Option<u64>,
@@ -651,8 +657,19 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             input,
             format,
             delimiter,
+            sheet,
+            header_row,
             limit,
-        } => scan::scan(input, format, delimiter, limit),
+        } => scan::scan(
+            spec::Input {
+                format,
+                delimiter: delimiter.unwrap_or(b','),
+                sheet,
+                header_row,
+                ..spec::Input::at(input)
+            },
+            limit,
+        ),
         Command::Plan {
             pipeline,
             key_file,
@@ -791,11 +808,23 @@ fn resolve(
         pipeline.input.path = input.clone();
     }
     if let Some(output) = output {
+        // doel never writes a workbook: a spreadsheet program evaluates what it opens.
+        if output
+            .extension()
+            .and_then(|e| e.to_str())
+            .and_then(spec::InputFormat::from_extension)
+            == Some(InputFormat::Workbook)
+        {
+            return Err(CliError::Engine(EngineError::Output {
+                path: output,
+                problem: "doel writes .parquet, .arrow or .csv extracts, never workbooks: name it .csv to open it in a spreadsheet (docs/outputs.md)".into(),
+            }));
+        }
         // The override's extension names its format; without one the pipeline's stands.
         if let Some(format) = output
             .extension()
             .and_then(|e| e.to_str())
-            .and_then(Format::from_extension)
+            .and_then(spec::Format::from_extension)
         {
             pipeline.output.format = format;
         }

@@ -2,43 +2,33 @@
 //! Column names, counts and shares only, never a value.
 
 use std::fmt::{self, Write as _};
-use std::path::PathBuf;
 
 use super::CliError;
 use crate::engine::{self, ColumnScan, Distinct, ScanReport};
 use crate::kernels::detect::Kind;
 use crate::plan::ColumnType;
-use crate::spec::{self, Format};
+use crate::spec::{self, InputFormat};
 
 /// A share at or above this percentage of a column's non-null values is evidence for a
 /// category.
 const EVIDENCE_PERCENT: u64 = 80;
 
 /// Open and scan `path`, print what was found.
-pub(super) fn scan(
-    path: PathBuf,
-    format: Option<Format>,
-    delimiter: Option<u8>,
-    limit: Option<u64>,
-) -> Result<(), CliError> {
-    let input = engine::open(&spec::Input {
-        path,
-        format,
-        delimiter: delimiter.unwrap_or(b','),
-        encoding: encoding_rs::UTF_8,
-    })?;
+pub(super) fn scan(input: spec::Input, limit: Option<u64>) -> Result<(), CliError> {
+    let input = engine::open(&input)?;
     let report = engine::scan(input, limit, super::today())?;
     super::print_out(&Scan(&report).to_string());
     Ok(())
 }
 
 /// `--format`: the names of `[input] format`.
-pub(super) fn parse_format(s: &str) -> Result<Format, String> {
+pub(super) fn parse_format(s: &str) -> Result<InputFormat, String> {
     match s {
-        "parquet" => Ok(Format::Parquet),
-        "ipc" => Ok(Format::Ipc),
-        "csv" => Ok(Format::Csv),
-        _ => Err("expected parquet, ipc or csv".into()),
+        "parquet" => Ok(InputFormat::Parquet),
+        "ipc" => Ok(InputFormat::Ipc),
+        "csv" => Ok(InputFormat::Csv),
+        "workbook" => Ok(InputFormat::Workbook),
+        _ => Err("expected parquet, ipc, csv or workbook".into()),
     }
 }
 
@@ -380,7 +370,8 @@ mod tests {
 
     #[test]
     fn format_and_delimiter_arguments() {
-        assert_eq!(parse_format("ipc"), Ok(Format::Ipc));
+        assert_eq!(parse_format("ipc"), Ok(InputFormat::Ipc));
+        assert_eq!(parse_format("workbook"), Ok(InputFormat::Workbook));
         assert!(parse_format("xlsx").is_err());
         assert_eq!(parse_delimiter(";"), Ok(b';'));
         assert!(parse_delimiter(";;").is_err());

@@ -11,7 +11,7 @@ use crate::audit::Stamp;
 use crate::kernels::canonical;
 use crate::kernels::detect::{Detector, Kind, Kinds};
 use crate::plan::ColumnType;
-use crate::spec::{self, Format};
+use crate::spec::{self, Format, InputFormat};
 
 /// The first of `stamps` whose file changed since it was stamped, as the error a run
 /// fails with.
@@ -29,6 +29,10 @@ pub struct Input {
     pub stamps: Vec<Stamp>,
     /// CSV names its columns in its first row, which may be data if the header is missing.
     csv: bool,
+    /// A workbook names its columns in a row of the sheet, which may be data too.
+    workbook: bool,
+    /// That row, from 1.
+    header_row: u32,
     pub frame: LazyFrame,
     /// One scan per file, in `files` order: for counting each file's rows.
     parts: Vec<LazyFrame>,
@@ -86,16 +90,23 @@ impl Input {
         let looks_like_key = |name: &str| {
             name.trim().len() >= 32 && name.trim().bytes().all(|b| b.is_ascii_hexdigit())
         };
-        if self.csv && schema.iter_names().any(|n| looks_like_key(n)) {
+        let named_by_a_row = self.csv || self.workbook;
+        if named_by_a_row && schema.iter_names().any(|n| looks_like_key(n)) {
             return Err(EngineError::Input {
                 path: self.files[0].clone(),
-                problem: "the first row holds a long string of hex digits, like key material, not column names: is this a key file?".into(),
+                problem: format!(
+                    "{} holds a long string of hex digits, like key material, not column names: is this a key file?",
+                    self.header_row_named()
+                ),
             });
         }
-        if self.csv && schema.iter_names().any(|n| looks_like_data(n)) {
+        if named_by_a_row && schema.iter_names().any(|n| looks_like_data(n)) {
             return Err(EngineError::Input {
                 path: self.files[0].clone(),
-                problem: "the first row holds data (a BSN, date, IBAN, e-mail address, phone number or postcode), not column names: the header row is missing".into(),
+                problem: format!(
+                    "{} holds data (a BSN, date, IBAN, e-mail address, phone number or postcode), not column names: the header row is missing",
+                    self.header_row_named()
+                ),
             });
         }
         // polars renames a repeated CSV column `x` to `x_duplicated_0`: which of the two
@@ -172,6 +183,24 @@ impl Input {
         self.csv
     }
 
+    /// The line (CSV) or sheet row (workbook) of the first record, from 1.
+    pub fn first_record_line(&self) -> u64 {
+        match (self.csv, self.workbook) {
+            (true, _) => 2,
+            (_, true) => u64::from(self.header_row) + 1,
+            _ => 1,
+        }
+    }
+
+    /// How messages name the row of column names.
+    fn header_row_named(&self) -> String {
+        if self.workbook {
+            format!("row {}", self.header_row)
+        } else {
+            "the first row".into()
+        }
+    }
+
     pub(super) fn error(&self, e: &PolarsError) -> EngineError {
         // A CSV that is not UTF-8 fails somewhere in polars; say where, and what to do.
         if self.csv && self.utf8 {
@@ -234,14 +263,14 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
     let format = match input.format {
         Some(f) => f,
         None => {
-            let mut formats: Vec<Format> = files.iter().filter_map(|f| format_of(f)).collect();
+            let mut formats: Vec<InputFormat> = files.iter().filter_map(|f| format_of(f)).collect();
             formats.dedup();
             match formats.as_slice() {
                 [one] => *one,
                 [] => {
                     return Err(fail(
                         &input.path,
-                        "no .parquet, .arrow or .csv file found; set [input] format",
+                        "no .parquet, .arrow, .csv or workbook (.xlsx, .xlsm, .xlsb, .xls, .ods) file found; set [input] format",
                     ));
                 }
                 _ => {
@@ -263,11 +292,30 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
             &format!("no {} file in the directory", format.as_str()),
         ));
     }
+    if format != InputFormat::Workbook && (input.sheet.is_some() || input.header_row.is_some()) {
+        return Err(fail(
+            &input.path,
+            "[input] sheet and header_row apply to workbooks only",
+        ));
+    }
     let utf8 = input.encoding == encoding_rs::UTF_8;
     let stamps = files
         .iter()
         .map(|file| Stamp::of(file).map_err(|e| fail(file, &e.kind().to_string())))
         .collect::<Result<Vec<_>, _>>()?;
+    // A workbook's sheet is read through an IPC copy, all of a directory's together so
+    // that they are typed alike.
+    let mut copies = match format {
+        InputFormat::Workbook => super::workbook::to_ipc(
+            &files,
+            &super::workbook::Sheet {
+                name: input.sheet.as_deref(),
+                header_row: input.header_row.unwrap_or(1),
+            },
+        )?,
+        _ => Vec::new(),
+    }
+    .into_iter();
     let maps = files
         .iter()
         .map(|file| {
@@ -275,8 +323,12 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
                 Map::of(f).map_err(|e| fail(file, &format!("cannot map it: {}", e.kind())))
             };
             let open = || std::fs::File::open(file).map_err(|e| fail(file, &e.kind().to_string()));
-            if format != Format::Csv {
-                return map(&open()?);
+            match (format, copies.next()) {
+                (InputFormat::Workbook, Some(copy)) => return map(&copy),
+                (InputFormat::Parquet | InputFormat::Ipc | InputFormat::Workbook, _) => {
+                    return map(&open()?);
+                }
+                (InputFormat::Csv, _) => {}
             }
             let decode = (!utf8).then_some(input.encoding);
             let head = head_of(file).map_err(|e| fail(file, &e.kind().to_string()))?;
@@ -307,14 +359,18 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if format == Format::Csv {
+    if format == InputFormat::Csv {
         for (file, map) in files.iter().zip(&maps) {
             super::records::check(map.bytes(), input.delimiter)
                 .map_err(|problem| fail(file, &problem.describe()))?;
         }
     } else {
+        let written = match format {
+            InputFormat::Parquet => Format::Parquet,
+            _ => Format::Ipc,
+        };
         for (file, map) in files.iter().zip(&maps) {
-            if let Some(column) = decimal_column(map.bytes(), format) {
+            if let Some(column) = decimal_column(map.bytes(), written) {
                 return Err(fail(
                     file,
                     &format!(
@@ -329,8 +385,9 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
         .zip(&maps)
         .map(|(file, map)| {
             let scanned = match format {
-                Format::Parquet => scan_parquet(map),
-                Format::Ipc => LazyFrame::scan_ipc_sources(
+                InputFormat::Parquet => scan_parquet(map),
+                // A workbook's sheet is read through an IPC copy (`workbook::to_ipc`).
+                InputFormat::Ipc | InputFormat::Workbook => LazyFrame::scan_ipc_sources(
                     map.sources(),
                     Default::default(),
                     UnifiedScanArgs {
@@ -338,7 +395,7 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
                         ..Default::default()
                     },
                 ),
-                Format::Csv => scan_csv(map.sources(), input.delimiter),
+                InputFormat::Csv => scan_csv(map.sources(), input.delimiter),
             };
             scanned.map_err(|e| EngineError::Input {
                 path: file.clone(),
@@ -356,7 +413,9 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
     Ok(Input {
         files,
         stamps,
-        csv: format == Format::Csv,
+        csv: format == InputFormat::Csv,
+        workbook: format == InputFormat::Workbook,
+        header_row: input.header_row.unwrap_or(1),
         frame,
         parts: frames,
         utf8,
@@ -650,6 +709,8 @@ impl Input {
             files: vec![name],
             stamps: Vec::new(),
             csv: true,
+            workbook: false,
+            header_row: 1,
             parts: vec![frame.clone()],
             frame,
             utf8: true,
@@ -658,17 +719,19 @@ impl Input {
     }
 }
 
-fn format_of(path: &Path) -> Option<Format> {
+fn format_of(path: &Path) -> Option<InputFormat> {
     path.extension()
         .and_then(|e| e.to_str())
-        .and_then(Format::from_extension)
+        .and_then(InputFormat::from_extension)
 }
 
-/// Temporary and hidden files (such as doel's own `.doel-*.tmp`) are never input.
+/// Temporary and hidden files (such as doel's own `.doel-*.tmp`, and LibreOffice's lock
+/// file `.~lock.export.xlsx#`) and the lock file Excel leaves beside an open workbook
+/// (`~$export.xlsx`) are never input.
 fn is_hidden(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with('.'))
+        .is_some_and(|n| n.starts_with('.') || n.starts_with("~$"))
 }
 
 #[cfg(test)]
@@ -683,10 +746,8 @@ mod tests {
         let path = dir.path().join("export.csv");
         std::fs::write(&path, bytes).unwrap();
         open(&spec::Input {
-            path,
-            format: None,
-            delimiter: b',',
             encoding,
+            ..spec::Input::at(path)
         })
     }
 

@@ -105,13 +105,7 @@ pub fn load(
     declared: Option<&str>,
     export_key: Option<&str>,
 ) -> Result<LoadedList, EngineError> {
-    let spec_input = spec::Input {
-        path: list.path.clone(),
-        format: None,
-        delimiter: b',',
-        encoding: encoding_rs::UTF_8,
-    };
-    let mut opened = input::open(&spec_input)?;
+    let mut opened = input::open(&spec::Input::at(list.path.clone()))?;
     let schema = opened.schema()?;
     let fail = |problem: &str| EngineError::Input {
         path: list.path.clone(),
@@ -136,7 +130,7 @@ pub fn load(
     let array = to_arrow_rs(&series)?;
     let values =
         Strings::try_new(array.as_ref()).map_err(|_| fail("the BSN column is not text"))?;
-    let header_lines = u64::from(opened.is_csv());
+    let first_line = opened.first_record_line();
     let mut loaded = LoadedList {
         path: list.path.clone(),
         reason: list.reason,
@@ -156,7 +150,7 @@ pub fn load(
             Some(bsn) => {
                 loaded.bsns.insert(bsn);
             }
-            None => loaded.invalid_lines.push(row as u64 + 1 + header_lines),
+            None => loaded.invalid_lines.push(row as u64 + first_line),
         }
     }
     Ok(loaded)

@@ -15,6 +15,7 @@ mod scan;
 mod stream;
 mod table;
 mod transform;
+mod workbook;
 
 use std::path::PathBuf;
 

@@ -237,13 +237,7 @@ mod tests {
         ParquetWriter::new(std::fs::File::create(&path).unwrap())
             .finish(&mut frame)
             .unwrap();
-        let input = super::super::open(&spec::Input {
-            path,
-            format: None,
-            delimiter: b',',
-            encoding: encoding_rs::UTF_8,
-        })
-        .unwrap();
+        let input = super::super::open(&spec::Input::at(path)).unwrap();
         scan(input, limit, NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()).unwrap()
     }
 

@@ -15,6 +15,6 @@ pub use pipeline::{
     Output, Pipeline, SmallArea, SpecError, Table, folded,
 };
 pub use raw::{
-    Action, AreaAction, Declaration, Exclusions, Format, Ground, LIST_INVALID_SHARE, LegalBasis,
-    OnInvalid, OnViolation, PseudonymKind, Purpose,
+    Action, AreaAction, Declaration, Exclusions, Format, Ground, InputFormat, LIST_INVALID_SHARE,
+    LegalBasis, OnInvalid, OnViolation, PseudonymKind, Purpose,
 };

@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use super::raw::{
     Action, AreaAction, ColumnSpec, Declaration, Exclusions, Format, Generalisation, Ground,
-    LinkPartSpec, MicrodataSpec, OnInvalid, OnViolation, OutputKind, PipelineFile, PseudonymKind,
-    Purpose, SourceSpec, TableSpec,
+    InputFormat, LinkPartSpec, MicrodataSpec, OnInvalid, OnViolation, OutputKind, PipelineFile,
+    PseudonymKind, Purpose, SourceSpec, TableSpec,
 };
 use super::schema::{self, Document, Problem};
 
@@ -221,10 +221,29 @@ pub struct Exception {
 pub struct Input {
     pub path: PathBuf,
     /// `None`: taken from the file extension(s).
-    pub format: Option<Format>,
+    pub format: Option<InputFormat>,
     pub delimiter: u8,
     /// CSV only: the files' character encoding, decoded to UTF-8 before parsing.
     pub encoding: &'static encoding_rs::Encoding,
+    /// Workbooks only: the sheet (`None`: the first).
+    pub sheet: Option<String>,
+    /// Workbooks only: the row of the column names, from 1 (`None`: 1).
+    pub header_row: Option<u32>,
+}
+
+impl Input {
+    /// A file or directory read with the defaults: format from the extension, comma,
+    /// UTF-8, a workbook's first sheet with its names in row 1.
+    pub fn at(path: PathBuf) -> Self {
+        Self {
+            path,
+            format: None,
+            delimiter: b',',
+            encoding: encoding_rs::UTF_8,
+            sheet: None,
+            header_row: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -487,10 +506,42 @@ impl Pipeline {
                     encoding_rs::UTF_8
                 }),
         };
-        if encoding != encoding_rs::UTF_8 && file.input.format.is_some_and(|f| f != Format::Csv) {
+        let input_format = file.input.format.or_else(|| {
+            Path::new(&file.input.path)
+                .extension()
+                .and_then(|e| e.to_str())
+                .and_then(InputFormat::from_extension)
+        });
+        if encoding != encoding_rs::UTF_8
+            && file.input.format.is_some_and(|f| f != InputFormat::Csv)
+        {
             faults.at(
                 &["input", "encoding"],
                 "[input] encoding applies to CSV files only",
+            );
+        }
+        for (key, given) in [
+            ("sheet", file.input.sheet.is_some()),
+            ("header_row", file.input.header_row.is_some()),
+        ] {
+            if given && input_format.is_some_and(|f| f != InputFormat::Workbook) {
+                faults.at(
+                    &["input", key],
+                    format!(
+                        "[input] {key} applies to workbooks only (.xlsx, .xlsm, .xlsb, .xls, .ods)"
+                    ),
+                );
+            }
+        }
+        if file
+            .input
+            .sheet
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
+            faults.at(
+                &["input", "sheet"],
+                "[input] sheet is empty: name the sheet, or leave it out for the first",
             );
         }
         let output_path = PathBuf::from(&file.output.path);
@@ -503,7 +554,7 @@ impl Pipeline {
                 .unwrap_or_else(|| {
                     faults.at(
                         &["output", "path"],
-                        "[output] path has no .parquet, .arrow or .csv extension; set format",
+                        "[output] path has no .parquet, .arrow or .csv extension; set format (doel reads workbooks but never writes them)",
                     );
                     Format::Parquet
                 }),
@@ -660,6 +711,8 @@ impl Pipeline {
                 format: file.input.format,
                 delimiter,
                 encoding,
+                sheet: file.input.sheet.clone(),
+                header_row: file.input.header_row,
             },
             output: Output {
                 path: output_path,

@@ -197,13 +197,49 @@ impl Format {
     }
 }
 
+/// What doel reads: the formats it writes, and workbooks, which it only reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InputFormat {
+    Parquet,
+    Ipc,
+    Csv,
+    /// An Excel or OpenDocument workbook: `.xlsx`, `.xlsm`, `.xlsb`, `.xls`, `.ods`.
+    Workbook,
+}
+
+impl InputFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Parquet => "parquet",
+            Self::Ipc => "ipc",
+            Self::Csv => "csv",
+            Self::Workbook => "workbook",
+        }
+    }
+
+    /// The format a file name's extension implies.
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        match Format::from_extension(ext) {
+            Some(Format::Parquet) => Some(Self::Parquet),
+            Some(Format::Ipc) => Some(Self::Ipc),
+            Some(Format::Csv) => Some(Self::Csv),
+            None => matches!(
+                ext.to_ascii_lowercase().as_str(),
+                "xlsx" | "xlsm" | "xlsb" | "xls" | "ods"
+            )
+            .then_some(Self::Workbook),
+        }
+    }
+}
+
 /// `[input]`: a file, or a directory of files of one format.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
     pub path: String,
     #[serde(default)]
-    pub format: Option<Format>,
+    pub format: Option<InputFormat>,
     /// CSV only: the field separator, one ASCII character (default `,`).
     #[serde(default)]
     pub delimiter: Option<String>,
@@ -211,6 +247,14 @@ pub struct InputSpec {
     /// `utf-8`).
     #[serde(default)]
     pub encoding: Option<String>,
+    /// Workbooks only: the sheet's name (default the workbook's first sheet).
+    #[serde(default)]
+    pub sheet: Option<String>,
+    /// Workbooks only: the row that holds the column names, from 1 (default 1); the
+    /// rows above it are skipped.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1048576))]
+    pub header_row: Option<u32>,
 }
 
 /// `[exclusions]`: flag columns of the export that take records out before anything else.

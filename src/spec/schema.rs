@@ -319,10 +319,13 @@ impl<'a> Walk<'a, '_> {
             DeValue::Integer(n) => {
                 let n = i128::from_str_radix(n.as_str(), n.radix()).ok();
                 let min = schema.get("minimum").and_then(Value::as_f64);
-                let max = match schema.get("format").and_then(Value::as_str) {
-                    Some("uint32") => Some(f64::from(u32::MAX)),
-                    _ => schema.get("maximum").and_then(Value::as_f64),
-                };
+                // A declared maximum, else the bound of the type serde reads it into.
+                let max = schema.get("maximum").and_then(Value::as_f64).or_else(|| {
+                    match schema.get("format").and_then(Value::as_str) {
+                        Some("uint32") => Some(f64::from(u32::MAX)),
+                        _ => None,
+                    }
+                });
                 #[allow(clippy::cast_precision_loss)] // a bound, compared roughly
                 let n = n.map(|n| n as f64);
                 if n.is_none_or(|n| min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m)) {
@@ -600,7 +603,7 @@ mod tests {
         assert_eq!(
             found[0],
             format!(
-                "line 2: [input]: unknown key `{}…`; expected path, format, delimiter, encoding",
+                "line 2: [input]: unknown key `{}…`; expected path, format, delimiter, encoding, sheet, header_row",
                 "k".repeat(60)
             )
         );
