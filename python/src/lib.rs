@@ -403,6 +403,12 @@ impl Cells {
 #[pyfunction]
 fn pipeline_info<'py>(py: Python<'py>, path: &str, text: &str) -> PyResult<Bound<'py, PyDict>> {
     let pipeline = Pipeline::parse(Path::new(path), text).map_err(|e| error(&e, e.hint()))?;
+    if pipeline.input.postgres.is_some() {
+        return Err(error(
+            format!("pipeline {path}: [input] postgres is read by `doel run`, not on Spark"),
+            "give Spark the table as Parquet files, or run the pipeline with `doel run`",
+        ));
+    }
     let dict = PyDict::new(py);
     dict.set_item("name", &pipeline.declaration.name)?;
     dict.set_item("catalogue", &pipeline.declaration.catalogue)?;

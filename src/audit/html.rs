@@ -276,6 +276,23 @@ pub fn render(m: &Manifest) -> String {
         .outputs
         .iter()
         .map(|f| (f.role.as_str(), &f.file, &f.sha256, f.bytes, f.rows));
+    if let Some(db) = &m.source {
+        let what = match (&db.table, &db.query_sha256) {
+            (Some(table), _) => format!("table {table}"),
+            (None, Some(sha)) => format!("query with SHA-256 {sha}"),
+            (None, None) => "query".into(),
+        };
+        let _ = write!(
+            h,
+            "<tr><td>input</td><td>{} {} on {}, database {}, snapshot {}</td><td></td><td></td><td class=\"n\">{}</td></tr>",
+            esc(&db.kind),
+            esc(&what),
+            esc(&db.server),
+            esc(&db.database),
+            esc(&db.snapshot),
+            db.rows
+        );
+    }
     for (role, path, sha, bytes, rows) in inputs.chain(lists).chain(outputs) {
         let _ = write!(
             h,

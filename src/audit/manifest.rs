@@ -37,6 +37,9 @@ pub struct Manifest {
     /// Every input column: its category and what became of it.
     pub plan: Vec<PlanColumn>,
     pub inputs: Vec<FileRecord>,
+    /// The database the input was read from, where it was no file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<DatabaseSource>,
     pub exclusion_lists: Vec<FileRecord>,
     /// The extract, and its encrypted copy when delivered encrypted. Paths are file names
     /// in the manifest's own directory.
@@ -52,6 +55,28 @@ pub struct Manifest {
 pub struct Tool {
     pub name: String,
     pub version: String,
+}
+
+/// A database read in place of input files: the server and database (never the
+/// credentials), the table or the query's SHA-256 (a query may hold a value), the columns
+/// selected, the rows, and the time of the snapshot they were read in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseSource {
+    /// `postgresql`.
+    pub kind: String,
+    /// `host:port`, or the socket directory and port.
+    pub server: String,
+    pub database: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_sha256: Option<String>,
+    pub columns: Vec<String>,
+    /// The order the rows were read in: the primary key, or every column read.
+    pub order_by: Vec<String>,
+    pub rows: u64,
+    /// The transaction's start (UTC): every row is as it was then.
+    pub snapshot: String,
 }
 
 /// A file read: its path as given, SHA-256, size and (data files) rows.
@@ -202,6 +227,7 @@ impl Manifest {
             },
             plan: plan_columns(plan),
             inputs: facts.inputs,
+            source: summary.source.clone(),
             exclusion_lists: facts.exclusion_lists,
             outputs: facts.outputs,
             counts: counts(summary),

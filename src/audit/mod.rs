@@ -23,7 +23,14 @@ pub use files::{
     Backups, CHANGED, NOT_REGULAR, Stamp, changed, describe, open_regular, read_regular,
     sha256_file, write_atomic,
 };
+pub use manifest::DatabaseSource;
 pub use summary::{ListReport, MicrodataReport, RejectionCount, RunSummary};
+
+/// The SHA-256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
 
 /// Why an accountability step failed.
 #[derive(Debug, thiserror::Error)]

@@ -49,6 +49,8 @@ impl ListReport {
 #[derive(Debug, Clone)]
 pub struct RunSummary {
     pub input_files: Vec<PathBuf>,
+    /// The database read in place of files, if any.
+    pub source: Option<super::DatabaseSource>,
     /// The files read (inputs, then exclusion lists) as they were opened: the record
     /// step, which hashes them, checks that they are still those files.
     pub stamps: Vec<(PathBuf, super::Stamp)>,

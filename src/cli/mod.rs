@@ -351,7 +351,11 @@ impl CliError {
                 | EngineError::Disclosure(_)
                 | EngineError::List { .. },
             ) => 2,
-            Self::Engine(EngineError::Input { .. } | EngineError::Output { .. }) => 3,
+            Self::Engine(
+                EngineError::Input { .. }
+                | EngineError::Output { .. }
+                | EngineError::Database { .. },
+            ) => 3,
             Self::Engine(EngineError::Internal(_)) => 4,
             Self::Engine(EngineError::Interrupted) => 130,
             Self::Audit(crate::audit::AuditError::File { .. }) => 3,
@@ -805,7 +809,9 @@ fn resolve(
 ) -> Result<(Plan, engine::Input), CliError> {
     let mut pipeline = Pipeline::load(path)?;
     if let Some(input) = &common.input {
+        // A file in place of the pipeline's source, database or files.
         pipeline.input.path = input.clone();
+        pipeline.input.postgres = None;
     }
     if let Some(output) = output {
         // doel never writes a workbook: a spreadsheet program evaluates what it opens.

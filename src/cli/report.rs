@@ -36,9 +36,19 @@ impl fmt::Display for Report<'_> {
             "key        fingerprint {fingerprint}, domain {}",
             d.pseudonym_domain
         )?;
-        let files = match summary.input_files.as_slice() {
-            [one] => one.display().to_string(),
-            many => format!("{} files", many.len()),
+        let files = match (&summary.source, summary.input_files.as_slice()) {
+            (Some(db), _) => format!(
+                "{} {} on {}, database {} (snapshot {})",
+                db.kind,
+                db.table
+                    .as_deref()
+                    .map_or("query".into(), |t| format!("table {t}")),
+                db.server,
+                db.database,
+                db.snapshot
+            ),
+            (None, [one]) => one.display().to_string(),
+            (None, many) => format!("{} files", many.len()),
         };
         writeln!(f, "read       {} rows from {files}", summary.rows_read)?;
         for list in &summary.lists {

@@ -39,6 +39,11 @@ pub struct Input {
     /// Whether the CSV files are read as UTF-8, as delivered (not decoded from another
     /// encoding).
     utf8: bool,
+    /// A PostgreSQL source: connected and described at `open`, read by
+    /// [`Input::read_database`].
+    database: Option<super::postgres::Source>,
+    /// What was read from the database, once it was.
+    pub source: Option<crate::audit::DatabaseSource>,
     /// What polars reads, one map per file in `files` order: the file, or for some CSV
     /// files a copy decoded to UTF-8 or with a byte order mark in front
     /// ([`copy_for_polars`]). Released after each batch ([`Map::release`]).
@@ -183,6 +188,36 @@ impl Input {
         self.csv
     }
 
+    /// For a database source: read the columns `needed` (all, when `None`) in one
+    /// snapshot, and scan them from then on. Nothing for files.
+    pub fn read_database(&mut self, needed: Option<&[String]>) -> Result<(), EngineError> {
+        let Some(database) = &mut self.database else {
+            return Ok(());
+        };
+        let (copy, record) = database.read(needed)?;
+        let map = Map::of(&copy).map_err(|e| EngineError::Input {
+            path: database.name.clone(),
+            problem: format!("cannot map its copy: {}", e.kind()),
+        })?;
+        let frame = LazyFrame::scan_ipc_sources(
+            map.sources(),
+            Default::default(),
+            UnifiedScanArgs {
+                hive_options: HiveOptions::new_disabled(),
+                ..Default::default()
+            },
+        )
+        .map_err(|e| EngineError::Input {
+            path: database.name.clone(),
+            problem: safe_summary(&e),
+        })?;
+        self.frame = frame.clone();
+        self.parts = vec![frame];
+        self.maps = vec![map];
+        self.source = Some(record);
+        Ok(())
+    }
+
     /// The line (CSV) or sheet row (workbook) of the first record, from 1.
     pub fn first_record_line(&self) -> u64 {
         match (self.csv, self.workbook) {
@@ -230,8 +265,26 @@ impl Input {
     }
 }
 
-/// Find the input's files and scan them.
+/// Find the input's files and scan them; or connect to the database and describe the
+/// table or query.
 pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
+    if let Some(source) = &input.postgres {
+        let database = super::postgres::open(source, input.path.clone())?;
+        let frame = database.empty_frame().lazy();
+        return Ok(Input {
+            files: Vec::new(),
+            stamps: Vec::new(),
+            csv: false,
+            workbook: false,
+            header_row: 1,
+            frame: frame.clone(),
+            parts: vec![frame],
+            utf8: true,
+            database: Some(database),
+            source: None,
+            maps: Vec::new(),
+        });
+    }
     let fail = |path: &Path, problem: &str| EngineError::Input {
         path: path.to_owned(),
         problem: problem.to_owned(),
@@ -416,6 +469,8 @@ pub fn open(input: &spec::Input) -> Result<Input, EngineError> {
         csv: format == InputFormat::Csv,
         workbook: format == InputFormat::Workbook,
         header_row: input.header_row.unwrap_or(1),
+        database: None,
+        source: None,
         frame,
         parts: frames,
         utf8,
@@ -711,6 +766,8 @@ impl Input {
             csv: true,
             workbook: false,
             header_row: 1,
+            database: None,
+            source: None,
             parts: vec![frame.clone()],
             frame,
             utf8: true,

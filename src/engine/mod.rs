@@ -9,6 +9,7 @@ mod input;
 mod lists;
 mod mapped;
 mod output;
+mod postgres;
 mod records;
 mod run;
 mod scan;
@@ -36,6 +37,9 @@ pub enum EngineError {
     /// The input cannot be found, read or decoded.
     #[error("input {}: {problem}", path.display())]
     Input { path: PathBuf, problem: String },
+    /// The database cannot be reached, or refuses the table or query.
+    #[error("input {}: {problem}", database.display())]
+    Database { database: PathBuf, problem: String },
     /// The output cannot be written.
     #[error("output {}: {problem}", path.display())]
     Output { path: PathBuf, problem: String },
@@ -69,6 +73,9 @@ impl EngineError {
             }
             Self::Output { .. } => {
                 "check that the output directory can be written and has free space"
+            }
+            Self::Database { .. } => {
+                "check the connection in the environment (DOEL_PG_URL, or PGHOST, PGPORT, PGDATABASE, PGUSER and the password file) and [input] postgres; docs/inputs.md"
             }
             Self::Pipeline { .. } => "change the pipeline as the message says",
             Self::List { .. } => {

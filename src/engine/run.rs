@@ -105,7 +105,7 @@ fn hash_column(frame: &mut DataFrame, name: &str) -> Result<(), EngineError> {
 /// (a file already there stays as it was).
 pub fn run(
     plan: &Plan,
-    input: Input,
+    mut input: Input,
     key: &MasterKey,
     progress: Option<Progress>,
 ) -> Result<RunSummary, EngineError> {
@@ -116,7 +116,14 @@ pub fn run(
             problem: "is also the input; an extract never replaces its source".into(),
         });
     }
-    let needed: Vec<Expr> = plan.needed_inputs().into_iter().map(col).collect();
+    let names: Vec<String> = plan
+        .needed_inputs()
+        .into_iter()
+        .map(|n| n.to_string())
+        .collect();
+    // A database hands over only these columns, before anything is written.
+    input.read_database(Some(&names))?;
+    let needed: Vec<Expr> = names.iter().map(|n| col(n.as_str())).collect();
     let mut frame = input.frame.clone().select(needed);
     if input.is_csv() {
         // polars checks a CSV row's field count only when it decodes every column: with
@@ -262,6 +269,7 @@ pub fn run(
     let output_schema = written_schema(&output, plan.pipeline.output.format)?;
     Ok(RunSummary {
         input_files: input.files.clone(),
+        source: input.source.clone(),
         stamps,
         input_rows: input.rows_per_file()?,
         rows_read: state.rows_read,

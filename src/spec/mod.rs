@@ -12,7 +12,7 @@ pub mod schema;
 pub use catalogue::Catalogue;
 pub use pipeline::{
     Column, Delivery, Exception, Generalise, HierarchyStep, Input, LinkPart, Microdata, Operation,
-    Output, Pipeline, SmallArea, SpecError, Table, folded,
+    Output, PgSource, Pipeline, SmallArea, SpecError, Table, folded,
 };
 pub use raw::{
     Action, AreaAction, Declaration, Exclusions, Format, Ground, InputFormat, LIST_INVALID_SHARE,

@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use super::raw::{
     Action, AreaAction, ColumnSpec, Declaration, Exclusions, Format, Generalisation, Ground,
-    InputFormat, LinkPartSpec, MicrodataSpec, OnInvalid, OnViolation, OutputKind, PipelineFile,
-    PseudonymKind, Purpose, SourceSpec, TableSpec,
+    InputFormat, InputSpec, LinkPartSpec, MicrodataSpec, OnInvalid, OnViolation, OutputKind,
+    PipelineFile, PseudonymKind, Purpose, SourceSpec, TableSpec,
 };
 use super::schema::{self, Document, Problem};
 
@@ -229,6 +229,94 @@ pub struct Input {
     pub sheet: Option<String>,
     /// Workbooks only: the row of the column names, from 1 (`None`: 1).
     pub header_row: Option<u32>,
+    /// A PostgreSQL table or query instead of files; `path` then names it for messages.
+    pub postgres: Option<PgSource>,
+}
+
+/// What `[input] postgres` reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PgSource {
+    /// A table or view: its name's parts (`schema.table`), each quoted when selected.
+    Table(Vec<String>),
+    /// A query, selected from as a subquery.
+    Query(String),
+}
+
+impl std::fmt::Display for PgSource {
+    /// How messages and the run's account name the source (never the query itself, which
+    /// may hold a value).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Table(parts) => write!(f, "PostgreSQL table {}", parts.join(".")),
+            Self::Query(_) => f.write_str("PostgreSQL query"),
+        }
+    }
+}
+
+/// `[input] postgres`, checked: one of `table` and `query`, and no file settings beside it.
+fn postgres_source(input: &InputSpec, faults: &mut Faults<'_, '_>) -> Option<PgSource> {
+    let Some(spec) = &input.postgres else {
+        if input.path.as_deref().is_none_or(|p| p.trim().is_empty()) {
+            faults.at(
+                &["input"],
+                "[input] needs `path` (a file or a directory of files) or `postgres` (a table or query)",
+            );
+        }
+        return None;
+    };
+    if input.path.is_some() {
+        faults.at(
+            &["input", "path"],
+            "[input] names a path and postgres: give one source",
+        );
+    }
+    for (key, given) in [
+        ("format", input.format.is_some()),
+        ("delimiter", input.delimiter.is_some()),
+        ("encoding", input.encoding.is_some()),
+        ("sheet", input.sheet.is_some()),
+        ("header_row", input.header_row.is_some()),
+    ] {
+        if given {
+            faults.at(
+                &["input", key],
+                format!("[input] {key} applies to files, not to postgres"),
+            );
+        }
+    }
+    match (&spec.table, &spec.query) {
+        (Some(table), None) => {
+            let parts: Vec<String> = table.split('.').map(|p| p.trim().to_owned()).collect();
+            if parts.len() > 2 || parts.iter().any(String::is_empty) {
+                faults.at(
+                    &["input", "postgres", "table"],
+                    "[input] postgres table must be a name or schema.name, e.g. \"klanten\" or \"export.klanten\"",
+                );
+                return None;
+            }
+            Some(PgSource::Table(parts))
+        }
+        (None, Some(query)) => {
+            let query = query
+                .trim_end_matches(|c: char| c == ';' || c.is_whitespace())
+                .trim_start();
+            if query.is_empty() {
+                faults.at(
+                    &["input", "postgres", "query"],
+                    "[input] postgres query is empty",
+                );
+                return None;
+            }
+            Some(PgSource::Query(query.to_owned()))
+        }
+        _ => {
+            faults.at(
+                &["input", "postgres"],
+                "[input] postgres needs one of `table` and `query`",
+            );
+            None
+        }
+    }
 }
 
 impl Input {
@@ -242,6 +330,7 @@ impl Input {
             encoding: encoding_rs::UTF_8,
             sheet: None,
             header_row: None,
+            postgres: None,
         }
     }
 }
@@ -506,8 +595,9 @@ impl Pipeline {
                     encoding_rs::UTF_8
                 }),
         };
+        let postgres = postgres_source(&file.input, &mut faults);
         let input_format = file.input.format.or_else(|| {
-            Path::new(&file.input.path)
+            Path::new(file.input.path.as_deref().unwrap_or_default())
                 .extension()
                 .and_then(|e| e.to_str())
                 .and_then(InputFormat::from_extension)
@@ -707,7 +797,11 @@ impl Pipeline {
             path: path.to_owned(),
             declaration: file.pipeline,
             input: Input {
-                path: PathBuf::from(&file.input.path),
+                path: match &postgres {
+                    Some(source) => PathBuf::from(source.to_string()),
+                    None => PathBuf::from(file.input.path.as_deref().unwrap_or_default()),
+                },
+                postgres,
                 format: file.input.format,
                 delimiter,
                 encoding,

@@ -233,11 +233,18 @@ impl InputFormat {
     }
 }
 
-/// `[input]`: a file, or a directory of files of one format.
+/// `[input]`: a file, or a directory of files of one format, or a PostgreSQL table or
+/// query.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
-    pub path: String,
+    /// The export: a file, or a directory of files of one format (not with `postgres`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// A PostgreSQL table or query instead of a file; the connection comes from the
+    /// environment (`DOEL_PG_URL`, or libpq's `PG*` variables and password file).
+    #[serde(default)]
+    pub postgres: Option<PostgresSpec>,
     #[serde(default)]
     pub format: Option<InputFormat>,
     /// CSV only: the field separator, one ASCII character (default `,`).
@@ -255,6 +262,19 @@ pub struct InputSpec {
     #[serde(default)]
     #[schemars(range(min = 1, max = 1048576))]
     pub header_row: Option<u32>,
+}
+
+/// `[input] postgres`: what to read, one of the two.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSpec {
+    /// A table (or view), optionally with its schema: `klanten`, `export.klanten`.
+    #[serde(default)]
+    pub table: Option<String>,
+    /// A query whose result is the export, e.g. a join; only the plan's columns are
+    /// selected from it.
+    #[serde(default)]
+    pub query: Option<String>,
 }
 
 /// `[exclusions]`: flag columns of the export that take records out before anything else.

@@ -603,7 +603,7 @@ mod tests {
         assert_eq!(
             found[0],
             format!(
-                "line 2: [input]: unknown key `{}…`; expected path, format, delimiter, encoding, sheet, header_row",
+                "line 2: [input]: unknown key `{}…`; expected path, postgres, format, delimiter, encoding, sheet, header_row",
                 "k".repeat(60)
             )
         );
