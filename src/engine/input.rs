@@ -188,9 +188,9 @@ impl Input {
         self.csv
     }
 
-    /// For a database source: read the columns `needed` (all, when `None`) in one
-    /// snapshot, and scan them from then on. Nothing for files.
-    pub fn read_database(&mut self, needed: Option<&[String]>) -> Result<(), EngineError> {
+    /// For a database source: read the columns `needed` in one snapshot, and scan them
+    /// from then on. Nothing for files.
+    pub fn read_database(&mut self, needed: &[String]) -> Result<(), EngineError> {
         let Some(database) = &mut self.database else {
             return Ok(());
         };

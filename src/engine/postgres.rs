@@ -388,11 +388,11 @@ impl Source {
         DataFrame::new_infer_height(columns).expect("columns of one height")
     }
 
-    /// Read the columns `needed` (all, when `None`) into an unlinked temporary Arrow IPC
-    /// file, in one snapshot; the record of what was read.
+    /// Read the columns `needed` into an unlinked temporary Arrow IPC file, in one
+    /// snapshot; the record of what was read.
     pub fn read(
         &mut self,
-        needed: Option<&[String]>,
+        needed: &[String],
     ) -> Result<(std::fs::File, DatabaseSource), EngineError> {
         let name = self.name.clone();
         let server = self.server.clone();
@@ -404,9 +404,17 @@ impl Source {
         let columns: Vec<(String, Kind)> = self
             .columns
             .iter()
-            .filter(|(n, _)| needed.is_none_or(|needed| needed.contains(n)))
+            .filter(|(n, _)| needed.contains(n))
             .cloned()
             .collect();
+        // The plan only drops such a column; should one ever be asked for, it is refused
+        // rather than read as something it is not.
+        if let Some((n, _)) = columns.iter().find(|(_, k)| *k == Kind::Nested) {
+            return Err(fail(format!(
+                "column `{}` holds a list, a document or bytes, which doel only drops",
+                crate::text::escaped(n)
+            )));
+        }
         let list = columns
             .iter()
             .map(|(n, kind)| {
@@ -533,7 +541,6 @@ enum Values {
     Float(Vec<Option<f64>>),
     Boolean(Vec<Option<bool>>),
     Date(Vec<Option<i32>>),
-    Nested(Vec<Option<Vec<u8>>>),
 }
 
 impl Batch {
@@ -542,12 +549,11 @@ impl Batch {
             columns: columns
                 .iter()
                 .map(|(_, kind)| match kind {
-                    Kind::Text | Kind::AsText => Values::Text(Vec::new()),
+                    Kind::Text | Kind::AsText | Kind::Nested => Values::Text(Vec::new()),
                     Kind::Integer => Values::Integer(Vec::new()),
                     Kind::Float => Values::Float(Vec::new()),
                     Kind::Boolean => Values::Boolean(Vec::new()),
                     Kind::Date => Values::Date(Vec::new()),
-                    Kind::Nested => Values::Nested(Vec::new()),
                 })
                 .collect(),
             len: 0,
@@ -569,9 +575,6 @@ impl Batch {
                         i32::try_from((d - chrono::NaiveDate::default()).num_days()).ok()
                     }))
                 }
-                Values::Nested(v) => {
-                    v.push(row.try_get::<Option<String>>(i)?.map(String::into_bytes))
-                }
             }
         }
         self.len += 1;
@@ -591,7 +594,6 @@ impl Batch {
                     Values::Float(v) => Column::new(name, std::mem::take(v)),
                     Values::Boolean(v) => Column::new(name, std::mem::take(v)),
                     Values::Date(v) => Column::new(name, std::mem::take(v)),
-                    Values::Nested(v) => Column::new(name, std::mem::take(v)),
                 };
                 column.cast(&kind.dtype()).expect("the column's own type")
             })

@@ -122,7 +122,7 @@ pub fn run(
         .map(|n| n.to_string())
         .collect();
     // A database hands over only these columns, before anything is written.
-    input.read_database(Some(&names))?;
+    input.read_database(&names)?;
     let needed: Vec<Expr> = names.iter().map(|n| col(n.as_str())).collect();
     let mut frame = input.frame.clone().select(needed);
     if input.is_csv() {
