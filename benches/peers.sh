@@ -38,18 +38,7 @@ EOF
     "$venv/bin/pip" install --quiet "duckdb==$duckdb_version" "pyarrow==$pyarrow_version"
 py="$venv/bin/python"
 
-# Runs "$@" under /usr/bin/time -v; sets wall (s) and rss (MiB).
-measure() {
-    local log="$1"; shift
-    if ! /usr/bin/time -v "$@" > "$log.out" 2> "$log"; then
-        echo "failed: $*" >&2; cat "$log.out" "$log" >&2; exit 1
-    fi
-    local hms kb
-    hms=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$log")
-    kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
-    wall=$(echo "$hms" | awk -F: '{ if (NF == 3) print $1*3600 + $2*60 + $3; else print $1*60 + $2 }')
-    rss=$((kb / 1024))
-}
+source benches/measure.sh
 
 mkdir -p benches/results
 for rows in "${rows_list[@]}"; do

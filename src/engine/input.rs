@@ -503,8 +503,9 @@ fn start_of_bytes(bytes: &[u8]) -> Start {
     }
 }
 
-/// A file's first 64 KiB: enough for [`start_of_bytes`] and [`lone_carriage_return_in`].
-fn head_of(file: &Path) -> std::io::Result<Vec<u8>> {
+/// A file's first 64 KiB: enough for [`start_of_bytes`], [`lone_carriage_return_in`] and
+/// a workbook's magic number.
+pub(super) fn head_of(file: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut head = Vec::with_capacity(1 << 16);
     std::fs::File::open(file)?

@@ -570,11 +570,10 @@ impl Batch {
                 Values::Integer(v) => v.push(row.try_get(i)?),
                 Values::Float(v) => v.push(row.try_get(i)?),
                 Values::Boolean(v) => v.push(row.try_get(i)?),
-                Values::Date(v) => {
-                    v.push(row.try_get::<Option<chrono::NaiveDate>>(i)?.and_then(|d| {
-                        i32::try_from((d - chrono::NaiveDate::default()).num_days()).ok()
-                    }))
-                }
+                Values::Date(v) => v.push(
+                    row.try_get::<Option<chrono::NaiveDate>>(i)?
+                        .map(crate::kernels::canonical::days_from_date),
+                ),
             }
         }
         self.len += 1;

@@ -22,6 +22,7 @@ use calamine::{Data, DataType as _, Reader};
 use polars::prelude::*;
 
 use super::EngineError;
+use crate::kernels::canonical;
 
 /// Where a sheet's table is: which sheet (default the first visible worksheet) and the
 /// row of its column names (from 1).
@@ -120,7 +121,7 @@ static EMPTY: Data = Data::Empty;
 type Cells = Vec<((u32, u32), Data)>;
 
 fn read(file: &Path, sheet: &Sheet<'_>) -> Result<DataFrame, String> {
-    let head = head(file).map_err(|e| e.kind().to_string())?;
+    let head = super::input::head_of(file).map_err(|e| e.kind().to_string())?;
     let extension = file
         .extension()
         .and_then(|e| e.to_str())
@@ -240,13 +241,6 @@ fn unreadable(error: &calamine::Error) -> String {
         E::Io(e) => e.kind().to_string(),
         _ => "cannot be read as a workbook (damaged, or not the format its extension says)".into(),
     }
-}
-
-fn head(file: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(8);
-    std::fs::File::open(file)?.take(8).read_to_end(&mut head)?;
-    Ok(head)
 }
 
 /// The sheet's table: the names in `header_row`, the rows below it down to the last one
@@ -482,11 +476,7 @@ fn column<'c>(name: &str, cells: impl Iterator<Item = &'c Data> + Clone) -> Colu
         ),
         Some(Kind::Date) => {
             let days: Vec<Option<i32>> = cells
-                .map(|c| {
-                    datetime(c).and_then(|t| {
-                        i32::try_from((t.date() - chrono::NaiveDate::default()).num_days()).ok()
-                    })
-                })
+                .map(|c| datetime(c).map(|t| canonical::days_from_date(t.date())))
                 .collect();
             Column::new(name, days)
                 .cast(&DataType::Date)

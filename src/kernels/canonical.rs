@@ -115,6 +115,13 @@ pub fn date_from_days(days: i32) -> Option<chrono::NaiveDate> {
         .filter(|d| (0..=9999).contains(&d.year()))
 }
 
+/// The day count since 1970-01-01 (Arrow `Date32`) of a date: the inverse of
+/// [`date_from_days`].
+pub fn days_from_date(date: chrono::NaiveDate) -> i32 {
+    use chrono::Datelike;
+    date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
 /// A date written as ISO 8601 `YYYY-MM-DD` (surrounding white space allowed), nothing else.
 pub fn date_from_iso(input: &str) -> Option<chrono::NaiveDate> {
     digit_date(input, [4, 7], 0..4, 5..7, 8..10)
@@ -228,6 +235,9 @@ mod tests {
             date_from_days(0).map(|d| d.to_string()).as_deref(),
             Some("1970-01-01")
         );
+        for days in [-719_162, -1, 0, 20_000, 2_932_896] {
+            assert_eq!(date_from_days(days).map(days_from_date), Some(days));
+        }
     }
 
     proptest! {
